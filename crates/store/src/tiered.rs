@@ -1,0 +1,148 @@
+//! The store the proxy uses: memory first, then disk, with failures turned into misses.
+
+use crate::{DiskTier, MemoryTier, OpenError, Tier, Usage};
+use entry::StoredResponse;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct Store {
+    memory: MemoryTier,
+    disk: Option<Arc<DiskTier>>,
+    errors: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreStats {
+    pub memory: Usage,
+    pub disk: Usage,
+    pub errors: u64,
+    pub dropped_writes: u64,
+    pub evicted: u64,
+}
+
+impl Store {
+    pub fn memory_only(max_memory: u64) -> Self {
+        Store {
+            memory: MemoryTier::new(max_memory),
+            disk: None,
+            errors: AtomicU64::new(0),
+        }
+    }
+
+    pub fn open(dir: &Path, max_memory: u64, max_disk: u64) -> Result<Self, OpenError> {
+        let disk = DiskTier::open(dir, max_disk)?;
+        Ok(Store {
+            memory: MemoryTier::new(max_memory),
+            disk: Some(Arc::new(disk)),
+            errors: AtomicU64::new(0),
+        })
+    }
+
+    pub fn disk(&self) -> Option<&DiskTier> {
+        self.disk.as_deref()
+    }
+
+    /// Looks in memory, then on disk (off the async threads); a disk hit is promoted to memory.
+    pub async fn get(&self, key: &str) -> Option<Arc<StoredResponse>> {
+        if let Ok(Some(hit)) = self.memory.get(key) {
+            return Some(hit);
+        }
+        let disk = self.disk.clone()?;
+        let owned = key.to_owned();
+        let found = match tokio::task::spawn_blocking(move || disk.get(&owned)).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                self.failed("get", &e);
+                None
+            }
+            Err(e) => {
+                self.failed("get", &e);
+                None
+            }
+        };
+        if let Some(hit) = &found {
+            let _ = self.memory.put(key, hit.clone());
+        }
+        found
+    }
+
+    /// Stores in memory at once and queues the disk write.
+    pub fn put(&self, key: &str, value: Arc<StoredResponse>) {
+        let _ = self.memory.put(key, value.clone());
+        if let Some(disk) = &self.disk
+            && let Err(e) = disk.put(key, value)
+        {
+            self.failed("put", &e);
+        }
+    }
+
+    pub fn remove(&self, key: &str) {
+        let _ = self.memory.remove(key);
+        if let Some(disk) = &self.disk
+            && let Err(e) = disk.remove(key)
+        {
+            self.failed("remove", &e);
+        }
+    }
+
+    pub fn clear(&self) {
+        let _ = self.memory.clear();
+        if let Some(disk) = &self.disk
+            && let Err(e) = disk.clear()
+        {
+            self.failed("clear", &e);
+        }
+    }
+
+    /// Waits until every accepted write is durable.
+    pub async fn flush(&self) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || disk.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.failed("flush", &e),
+            Err(e) => self.failed("flush", &e),
+        }
+    }
+
+    pub fn meta_get(&self, key: &str) -> Option<Vec<u8>> {
+        let disk = self.disk.as_ref()?;
+        disk.meta_get(key).unwrap_or_else(|e| {
+            self.failed("meta_get", &e);
+            None
+        })
+    }
+
+    pub fn meta_put(&self, key: &str, value: Vec<u8>) {
+        if let Some(disk) = &self.disk
+            && let Err(e) = disk.meta_put(key, value)
+        {
+            self.failed("meta_put", &e);
+        }
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        self.memory.sync();
+        StoreStats {
+            memory: self.memory.usage(),
+            disk: self.disk.as_ref().map(|d| d.usage()).unwrap_or_default(),
+            errors: self.errors.load(Ordering::Relaxed),
+            dropped_writes: self.disk.as_ref().map(|d| d.dropped_writes()).unwrap_or(0),
+            evicted: self.disk.as_ref().map(|d| d.evicted()).unwrap_or(0),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), String> {
+        match &self.disk {
+            Some(d) => d.check().map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, op: &str, e: &dyn std::fmt::Display) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(op, error = %e, "cache store operation failed; treating as a miss");
+    }
+}
