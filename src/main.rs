@@ -1,1 +1,60 @@
-fn main() {}
+//! `gh-p2p-cache`: the command-line entry point. Parses arguments, installs logging and
+//! dispatches to the verbs; the work lives in the library crates.
+
+mod client;
+mod settings;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "gh-p2p-cache", version, about = "A shared, content-addressed cache for the GitHub API in CI")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the caching daemon in the foreground.
+    Serve(serve::ServeArgs),
+    /// Print a running daemon's statistics as JSON.
+    Stats(client::StatsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Stats(args) => client::stats(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `GH_P2P_CACHE_LOG` (or `RUST_LOG`) sets the filter.
+fn init_tracing() {
+    let filter = std::env::var("GH_P2P_CACHE_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -27,6 +27,24 @@ impl FingerprintKey {
         &self.0
     }
 
+    /// A new random key, from the operating system's generator.
+    pub fn generate() -> Self {
+        FingerprintKey(rand::random())
+    }
+
+    /// Reuses a persisted key, or makes one. Returns the bytes to persist when a new key was
+    /// made (the old one was absent or malformed).
+    pub fn load_or_generate(persisted: Option<&[u8]>) -> (Self, Option<Vec<u8>>) {
+        match persisted.and_then(Self::from_slice) {
+            Some(k) => (k, None),
+            None => {
+                let k = Self::generate();
+                let bytes = k.0.to_vec();
+                (k, Some(bytes))
+            }
+        }
+    }
+
     /// Fingerprint of a token; `None` (anonymous) has its own fixed fingerprint.
     pub fn fingerprint(&self, token: Option<&str>) -> Fingerprint {
         let Some(token) = token else {
@@ -81,6 +99,16 @@ mod tests {
     fn debug_never_shows_key_bytes() {
         let k = FingerprintKey::from_bytes([0xab; 32]);
         assert!(!format!("{k:?}").contains("ab"));
+    }
+
+    #[test]
+    fn load_or_generate_reuses_valid_keys_only() {
+        let (k, new) = FingerprintKey::load_or_generate(Some(&[5; 32]));
+        assert_eq!((k.as_bytes(), new), (&[5; 32], None));
+        let (k, new) = FingerprintKey::load_or_generate(Some(&[5; 3]));
+        assert_eq!(new.as_deref(), Some(&k.as_bytes()[..]));
+        let (k2, _) = FingerprintKey::load_or_generate(None);
+        assert_ne!(k.as_bytes(), k2.as_bytes());
     }
 
     #[test]

@@ -1,1 +1,28 @@
-//! placeholder
+//! The caching proxy: an HTTP/1.1 server on a Unix socket and loopback TCP that serves the GitHub
+//! API from the store, revalidates with conditional requests, coalesces identical requests and
+//! passes writes through.
+//!
+//! Handlers are built by [`app`] so they can be tested without sockets; [`server::run`] binds
+//! them to listeners with graceful shutdown.
+
+mod classify;
+mod clock;
+mod coalesce;
+mod config;
+mod control;
+mod errors;
+mod handler;
+mod invalidation;
+mod response;
+mod rewrite;
+pub mod server;
+mod state;
+mod stats;
+mod ttl;
+mod upstream;
+
+pub use clock::Clock;
+pub use config::{ConfigError, ProxyConfig, UpstreamBase};
+pub use handler::{ListenerKind, app};
+pub use state::State;
+pub use stats::StatsSnapshot;

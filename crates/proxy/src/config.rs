@@ -1,0 +1,114 @@
+//! Proxy settings and the parsed upstream base URL.
+
+use http::Uri;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub upstream: UpstreamBase,
+    /// Default freshness lifetime for reads outside the named TTL classes.
+    pub default_ttl: Duration,
+    /// Largest request body accepted from a client.
+    pub max_request_body: usize,
+    /// Total time allowed for one upstream exchange.
+    pub upstream_timeout: Duration,
+}
+
+impl ProxyConfig {
+    pub fn new(upstream: UpstreamBase) -> Self {
+        ProxyConfig {
+            upstream,
+            default_ttl: Duration::from_secs(300),
+            max_request_body: 10 * 1024 * 1024,
+            upstream_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("upstream {0:?} is not a URL like https://api.github.com or https://ghe.example/api/v3")]
+    BadUpstream(String),
+}
+
+/// `https://api.github.com`, `https://ghe.example/api/v3`, or a test server with a prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamBase {
+    scheme: String,
+    authority: String,
+    /// Path prefix without a trailing slash (`""` or `/api/v3`).
+    prefix: String,
+}
+
+impl UpstreamBase {
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let bad = || ConfigError::BadUpstream(url.to_owned());
+        let uri: Uri = url.trim().parse().map_err(|_| bad())?;
+        let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https").ok_or_else(bad)?;
+        let authority = uri.authority().ok_or_else(bad)?.as_str();
+        if authority.contains('@') || uri.query().is_some() {
+            return Err(bad());
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(UpstreamBase { scheme: scheme.to_owned(), authority: authority.to_owned(), prefix })
+    }
+
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The base as it appears in URLs GitHub puts in bodies and `Link` headers.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.prefix)
+    }
+
+    /// Upstream URI for a normalized request path (`/repos/...` or `/graphql`).
+    pub fn uri_for(&self, path: &str, query: Option<&str>) -> String {
+        let path = if path == "/graphql" { self.graphql_path() } else { format!("{}{}", self.prefix, path) };
+        match query {
+            Some(q) if !q.is_empty() => format!("{}://{}{}?{}", self.scheme, self.authority, path, q),
+            _ => format!("{}://{}{}", self.scheme, self.authority, path),
+        }
+    }
+
+    /// GitHub Enterprise Server serves GraphQL at `/api/graphql` beside `/api/v3`.
+    fn graphql_path(&self) -> String {
+        match self.prefix.strip_suffix("/v3") {
+            Some(api) if api.ends_with("/api") => format!("{api}/graphql"),
+            _ => format!("{}/graphql", self.prefix),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_dot_com() {
+        let u = UpstreamBase::parse("https://api.github.com").unwrap();
+        assert_eq!(u.uri_for("/repos/o/r", Some("a=1")), "https://api.github.com/repos/o/r?a=1");
+        assert_eq!(u.uri_for("/graphql", None), "https://api.github.com/graphql");
+        assert_eq!(u.base_url(), "https://api.github.com");
+    }
+
+    #[test]
+    fn enterprise_server_prefix() {
+        let u = UpstreamBase::parse("https://ghe.example/api/v3/").unwrap();
+        assert_eq!(u.uri_for("/user", None), "https://ghe.example/api/v3/user");
+        assert_eq!(u.uri_for("/graphql", None), "https://ghe.example/api/graphql");
+    }
+
+    #[test]
+    fn test_server_prefix() {
+        let u = UpstreamBase::parse("http://127.0.0.1:9/prefix").unwrap();
+        assert_eq!(u.uri_for("/graphql", None), "http://127.0.0.1:9/prefix/graphql");
+    }
+
+    #[test]
+    fn hostile_upstreams_are_rejected() {
+        for bad in ["", "api.github.com", "ftp://x", "https://user:pw@x", "http://x/?q=1", "http://", "\u{0}"] {
+            assert!(UpstreamBase::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

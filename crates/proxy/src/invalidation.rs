@@ -1,0 +1,63 @@
+//! Write-driven invalidation by tag, as times: an entry is stale if it was fetched at or before
+//! the last successful write to its tag. Persisted through the store's metadata so a restart
+//! cannot resurrect entries a write made stale.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use store::Store;
+
+const META_KEY: &str = "invalidations_v1";
+
+#[derive(Default)]
+pub struct Invalidations {
+    by_tag: RwLock<HashMap<String, u64>>,
+}
+
+impl Invalidations {
+    pub fn load(store: &Store) -> Self {
+        let map = store
+            .meta_get(META_KEY)
+            .and_then(|raw| serde_json::from_slice::<HashMap<String, u64>>(&raw).ok())
+            .unwrap_or_default();
+        Invalidations { by_tag: RwLock::new(map) }
+    }
+
+    /// True if an entry tagged `tag` and fetched at `fetched_at_ms` predates a write.
+    pub fn is_stale(&self, tag: Option<&str>, fetched_at_ms: u64) -> bool {
+        let map = self.by_tag.read().expect("invalidations lock");
+        let all = map.get(crate::classify::TAG_ALL).copied().unwrap_or(0);
+        let own = tag.and_then(|t| map.get(t)).copied().unwrap_or(0);
+        fetched_at_ms <= all.max(own)
+    }
+
+    pub fn invalidate(&self, store: &Store, tags: &[String], at_ms: u64) {
+        let encoded = {
+            let mut map = self.by_tag.write().expect("invalidations lock");
+            for t in tags {
+                let slot = map.entry(t.clone()).or_insert(0);
+                *slot = (*slot).max(at_ms);
+            }
+            serde_json::to_vec(&*map).expect("serialize invalidation map")
+        };
+        store.meta_put(META_KEY, encoded);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_the_global_tag() {
+        let store = Store::memory_only(1 << 20);
+        let inv = Invalidations::load(&store);
+        assert!(!inv.is_stale(Some("o/r"), 10));
+        inv.invalidate(&store, &["o/r".into()], 100);
+        assert!(inv.is_stale(Some("o/r"), 100));
+        assert!(!inv.is_stale(Some("o/r"), 101));
+        assert!(!inv.is_stale(Some("x/y"), 50));
+        inv.invalidate(&store, &["*".into()], 200);
+        assert!(inv.is_stale(Some("x/y"), 150));
+        assert!(inv.is_stale(None, 150));
+    }
+}

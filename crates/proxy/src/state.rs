@@ -1,0 +1,66 @@
+//! Everything a request handler needs, shared behind one `Arc`.
+
+use crate::clock::Clock;
+use crate::coalesce::Coalescer;
+use crate::config::ProxyConfig;
+use crate::invalidation::Invalidations;
+use crate::response::Fetched;
+use crate::stats::{Stats, StatsSnapshot};
+use crate::upstream::{Upstream, UpstreamError};
+use entry::{CacheKey, Fingerprint, FingerprintKey};
+use std::sync::Arc;
+use store::Store;
+
+const FINGERPRINT_KEY_META: &str = "fingerprint_key_v1";
+
+pub(crate) type Outcome = Result<Arc<Fetched>, UpstreamError>;
+
+pub struct State {
+    pub(crate) config: ProxyConfig,
+    pub(crate) store: Arc<Store>,
+    pub(crate) upstream: Upstream,
+    pub(crate) stats: Stats,
+    pub(crate) clock: Clock,
+    pub(crate) fingerprints: FingerprintKey,
+    pub(crate) invalidations: Invalidations,
+    pub(crate) coalescer: Coalescer<(CacheKey, Fingerprint), Outcome>,
+}
+
+impl State {
+    pub fn new(config: ProxyConfig, store: Arc<Store>) -> Arc<Self> {
+        // The fingerprint key persists with the store so fingerprints survive restarts.
+        let (fingerprints, to_persist) = FingerprintKey::load_or_generate(store.meta_get(FINGERPRINT_KEY_META).as_deref());
+        if let Some(bytes) = to_persist {
+            store.meta_put(FINGERPRINT_KEY_META, bytes);
+        }
+        let invalidations = Invalidations::load(&store);
+        let upstream = Upstream::new(config.upstream.clone(), config.upstream_timeout);
+        Arc::new(State {
+            config,
+            store,
+            upstream,
+            stats: Stats::default(),
+            clock: Clock::default(),
+            fingerprints,
+            invalidations,
+            coalescer: Coalescer::new(),
+        })
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot(&self.store.stats())
+    }
+
+    /// Makes every stored entry durable (shutdown and `/_cache/finish`).
+    pub async fn flush(&self) {
+        self.store.flush().await;
+    }
+}

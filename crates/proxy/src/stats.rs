@@ -1,0 +1,180 @@
+//! Counters behind `/_cache/stats`: how requests were answered, what they cost upstream, and
+//! how long they took.
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How a response was produced; sent to clients as `X-Cache`. `STALE` (stale-if-error) and
+/// `PEER` (peer sync) join when those features land; their counters already report zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Hit,
+    Miss,
+    Revalidated,
+    Coalesced,
+    Bypass,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Hit => "HIT",
+            Mode::Miss => "MISS",
+            Mode::Revalidated => "REVALIDATED",
+            Mode::Coalesced => "COALESCED",
+            Mode::Bypass => "BYPASS",
+        }
+    }
+
+    /// Answered without a full upstream transfer.
+    fn from_cache(self) -> bool {
+        matches!(self, Mode::Hit | Mode::Revalidated | Mode::Coalesced)
+    }
+}
+
+#[derive(Default)]
+pub struct Stats {
+    total: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    revalidated: AtomicU64,
+    stale: AtomicU64,
+    coalesced: AtomicU64,
+    peer: AtomicU64,
+    bypass: AtomicU64,
+    control: AtomicU64,
+    upstream_requests: AtomicU64,
+    upstream_errors: AtomicU64,
+    units_used: AtomicU64,
+    bytes_saved: AtomicU64,
+    client_errors: AtomicU64,
+    /// Microseconds, 1 µs to 60 s, 3 significant digits.
+    latency: Mutex<Option<Histogram<u64>>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StatsSnapshot {
+    pub total_requests: u64,
+    pub cache_hits: u64,
+    pub cache_misses: u64,
+    pub hit_rate: f64,
+    pub revalidated: u64,
+    pub stale_served: u64,
+    pub coalesced: u64,
+    pub p2p_contributions: u64,
+    pub bypassed: u64,
+    pub upstream_requests: u64,
+    pub upstream_errors: u64,
+    pub rate_limit_units_used: u64,
+    pub rate_limit_units_saved: u64,
+    pub bytes_saved: u64,
+    pub rejected_requests: u64,
+    pub latency_ms: Latency,
+    pub store: StoreFigures,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct StoreFigures {
+    pub memory_entries: u64,
+    pub memory_bytes: u64,
+    pub disk_entries: u64,
+    pub disk_bytes: u64,
+    pub errors: u64,
+    pub dropped_writes: u64,
+    pub evicted: u64,
+}
+
+impl Stats {
+    pub fn record(&self, mode: Mode, body_len: usize, elapsed: Duration) {
+        self.total.fetch_add(1, Relaxed);
+        let counter = match mode {
+            Mode::Hit => &self.hits,
+            Mode::Miss => &self.misses,
+            Mode::Revalidated => &self.revalidated,
+            Mode::Coalesced => &self.coalesced,
+            Mode::Bypass => &self.bypass,
+        };
+        counter.fetch_add(1, Relaxed);
+        if mode.from_cache() {
+            self.bytes_saved.fetch_add(body_len as u64, Relaxed);
+        }
+        let micros = (elapsed.as_micros() as u64).clamp(1, 60_000_000);
+        let mut h = self.latency.lock().expect("latency lock");
+        h.get_or_insert_with(|| Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"))
+            .saturating_record(micros);
+    }
+
+    /// A request rejected before reaching the cache (bad input).
+    pub fn rejected(&self) {
+        self.client_errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn control(&self) {
+        self.control.fetch_add(1, Relaxed);
+    }
+
+    /// One upstream exchange finished; `costly` when GitHub would count it against the limit.
+    pub fn upstream(&self, costly: bool) {
+        self.upstream_requests.fetch_add(1, Relaxed);
+        if costly {
+            self.units_used.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn upstream_error(&self) {
+        self.upstream_requests.fetch_add(1, Relaxed);
+        self.upstream_errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self, store: &store::StoreStats) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Relaxed);
+        let total = get(&self.total);
+        let served_from_cache =
+            get(&self.hits) + get(&self.revalidated) + get(&self.stale) + get(&self.coalesced) + get(&self.peer);
+        let latency = match &*self.latency.lock().expect("latency lock") {
+            Some(h) => {
+                let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+                Latency { p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), max: h.max() as f64 / 1000.0 }
+            }
+            None => Latency::default(),
+        };
+        StatsSnapshot {
+            total_requests: total,
+            cache_hits: get(&self.hits),
+            cache_misses: get(&self.misses),
+            hit_rate: if total == 0 { 0.0 } else { served_from_cache as f64 / total as f64 },
+            revalidated: get(&self.revalidated),
+            stale_served: get(&self.stale),
+            coalesced: get(&self.coalesced),
+            p2p_contributions: get(&self.peer),
+            bypassed: get(&self.bypass),
+            upstream_requests: get(&self.upstream_requests),
+            upstream_errors: get(&self.upstream_errors),
+            rate_limit_units_used: get(&self.units_used),
+            rate_limit_units_saved: served_from_cache,
+            bytes_saved: get(&self.bytes_saved),
+            rejected_requests: get(&self.client_errors),
+            latency_ms: latency,
+            store: StoreFigures {
+                memory_entries: store.memory.entries,
+                memory_bytes: store.memory.bytes,
+                disk_entries: store.disk.entries,
+                disk_bytes: store.disk.bytes,
+                errors: store.errors,
+                dropped_writes: store.dropped_writes,
+                evicted: store.evicted,
+            },
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `gh-p2p-cache serve`: opens the store, binds the listeners and runs until SIGTERM/SIGINT.
+
+use crate::settings::{default_cache_dir, default_socket, env_alias, parse_duration, parse_size};
+use anyhow::Context;
+use clap::Args;
+use proxy::server::{Listeners, bind_unix};
+use proxy::{ProxyConfig, State, UpstreamBase};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Unix socket to serve on [default: $XDG_RUNTIME_DIR/gh-p2p-cache/api.sock or /tmp/gh-p2p-cache-UID/api.sock]
+    #[arg(long, env = "GH_P2P_CACHE_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Also serve on this loopback TCP address (clients use http://ADDR as their base URL).
+    #[arg(long, env = "GH_P2P_CACHE_LISTEN")]
+    listen: Option<std::net::SocketAddr>,
+    /// GitHub API base URL; may carry a path prefix (GitHub Enterprise Server: https://HOST/api/v3).
+    #[arg(long, env = "GH_P2P_CACHE_UPSTREAM", default_value = "https://api.github.com")]
+    upstream: String,
+    /// Cache directory [default: ~/.cache/gh-p2p-cache; alias IPFS_GITHUB_CACHE_DIR]
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Keep entries in memory only (nothing written to disk).
+    #[arg(long, conflicts_with = "cache_dir")]
+    memory_only: bool,
+    /// Default freshness for reads outside the named TTL classes [default: 300s; alias IPFS_GITHUB_CACHE_TTL]
+    #[arg(long)]
+    ttl: Option<String>,
+    /// Memory tier bound [default: 256MiB]
+    #[arg(long, env = "GH_P2P_CACHE_MAX_MEMORY")]
+    max_memory: Option<String>,
+    /// Disk tier bound [default: 2GiB; alias IPFS_GITHUB_CACHE_MAX_SIZE]
+    #[arg(long)]
+    max_disk: Option<String>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let upstream = UpstreamBase::parse(&args.upstream)?;
+    let mut config = ProxyConfig::new(upstream);
+    if let Some(ttl) = args.ttl.or_else(|| env_alias("GH_P2P_CACHE_TTL", "IPFS_GITHUB_CACHE_TTL")) {
+        config.default_ttl = parse_duration(&ttl).context("--ttl")?;
+    }
+    let max_memory = parse_size(&args.max_memory.unwrap_or_else(|| "256MiB".into())).context("--max-memory")?;
+    let max_disk = args
+        .max_disk
+        .or_else(|| env_alias("GH_P2P_CACHE_MAX_DISK", "IPFS_GITHUB_CACHE_MAX_SIZE"))
+        .map(|s| parse_size(&s).context("--max-disk"))
+        .transpose()?
+        .unwrap_or(2 << 30);
+    let store = if args.memory_only {
+        store::Store::memory_only(max_memory)
+    } else {
+        let dir = args
+            .cache_dir
+            .or_else(|| env_alias("GH_P2P_CACHE_DIR", "IPFS_GITHUB_CACHE_DIR").map(PathBuf::from))
+            .unwrap_or_else(default_cache_dir);
+        let store = store::Store::open(&dir, max_memory, max_disk)?;
+        if let Some(aside) = store.disk().and_then(|d| d.moved_aside.as_ref()) {
+            tracing::warn!(aside = %aside.display(), "the cache database was unusable and was moved aside; starting empty");
+        }
+        tracing::info!(dir = %dir.display(), "cache directory");
+        store
+    };
+    let state = State::new(config, Arc::new(store));
+
+    let socket = args.socket.unwrap_or_else(default_socket);
+    let unix = bind_unix(&socket).await?;
+    let tcp = match args.listen {
+        Some(addr) => {
+            if !addr.ip().is_loopback() {
+                anyhow::bail!("--listen {addr} is not a loopback address; the cache serves only this machine");
+            }
+            Some(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?)
+        }
+        None => None,
+    };
+    let tcp_addr = tcp.as_ref().map(|l| l.local_addr()).transpose()?;
+    // One machine-readable line on stdout; write errors are ignored (stdout may be closed).
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "gh-p2p-cache serving unix={} tcp={}",
+        socket.display(),
+        tcp_addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into())
+    );
+    let _ = out.flush();
+    tracing::info!(socket = %socket.display(), tcp = ?tcp_addr, upstream = %args.upstream, "ready");
+
+    proxy::server::run(state, Listeners { unix: Some((unix, socket)), tcp }, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
