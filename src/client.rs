@@ -25,12 +25,17 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
 
 /// One GET over the socket; a non-2xx answer is an error carrying the daemon's message.
 pub async fn get(socket: &Path, path: &str) -> anyhow::Result<Bytes> {
-    let stream = tokio::net::UnixStream::connect(socket)
-        .await
-        .with_context(|| format!("no daemon at {} (start one with `gh-p2p-cache serve`)", socket.display()))?;
+    let stream = tokio::net::UnixStream::connect(socket).await.with_context(|| {
+        format!(
+            "no daemon at {} (start one with `gh-p2p-cache serve`)",
+            socket.display()
+        )
+    })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(conn);
-    let req = hyper::Request::get(path).header("host", "localhost").body(Empty::<Bytes>::new())?;
+    let req = hyper::Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())?;
     let resp = sender.send_request(req).await?;
     let status = resp.status();
     let body = resp.into_body().collect().await?.to_bytes();

@@ -2,14 +2,18 @@
 //! dispatches to the verbs; the work lives in the library crates.
 
 mod client;
-mod settings;
 mod serve;
+mod settings;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "gh-p2p-cache", version, about = "A shared, content-addressed cache for the GitHub API in CI")]
+#[command(
+    name = "gh-p2p-cache",
+    version,
+    about = "A shared, content-addressed cache for the GitHub API in CI"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

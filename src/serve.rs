@@ -40,7 +40,10 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let upstream = UpstreamBase::parse(&args.upstream)?;
     let mut config = ProxyConfig::new(upstream);
-    if let Some(ttl) = args.ttl.or_else(|| env_alias("GH_P2P_CACHE_TTL", "IPFS_GITHUB_CACHE_TTL")) {
+    if let Some(ttl) = args
+        .ttl
+        .or_else(|| env_alias("GH_P2P_CACHE_TTL", "IPFS_GITHUB_CACHE_TTL"))
+    {
         config.default_ttl = parse_duration(&ttl).context("--ttl")?;
     }
     let max_memory = parse_size(&args.max_memory.unwrap_or_else(|| "256MiB".into())).context("--max-memory")?;
@@ -73,7 +76,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             if !addr.ip().is_loopback() {
                 anyhow::bail!("--listen {addr} is not a loopback address; the cache serves only this machine");
             }
-            Some(tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?)
+            Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?,
+            )
         }
         None => None,
     };
@@ -89,7 +96,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = out.flush();
     tracing::info!(socket = %socket.display(), tcp = ?tcp_addr, upstream = %args.upstream, "ready");
 
-    proxy::server::run(state, Listeners { unix: Some((unix, socket)), tcp }, shutdown_signal()).await?;
+    proxy::server::run(
+        state,
+        Listeners {
+            unix: Some((unix, socket)),
+            tcp,
+        },
+        shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 /// The seed's environment names, accepted when our own is unset.
 pub fn env_alias(ours: &str, seed: &str) -> Option<String> {
-    std::env::var(ours).ok().or_else(|| std::env::var(seed).ok()).filter(|v| !v.trim().is_empty())
+    std::env::var(ours)
+        .ok()
+        .or_else(|| std::env::var(seed).ok())
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// `$XDG_RUNTIME_DIR/gh-p2p-cache/api.sock`, else `/tmp/gh-p2p-cache-UID/api.sock`; falls back
@@ -16,7 +19,9 @@ pub fn default_socket() -> PathBuf {
     let uid = unsafe_free_uid();
     let preferred = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("gh-p2p-cache").join("api.sock"),
-        _ => std::env::temp_dir().join(format!("gh-p2p-cache-{uid}")).join("api.sock"),
+        _ => std::env::temp_dir()
+            .join(format!("gh-p2p-cache-{uid}"))
+            .join("api.sock"),
     };
     if preferred.as_os_str().len() <= proxy::server::MAX_SOCKET_PATH {
         preferred
@@ -27,7 +32,9 @@ pub fn default_socket() -> PathBuf {
 
 /// The user cache directory (`~/.cache/gh-p2p-cache` on Linux).
 pub fn default_cache_dir() -> PathBuf {
-    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join("gh-p2p-cache")
+    dirs::cache_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("gh-p2p-cache")
 }
 
 fn unsafe_free_uid() -> u32 {
@@ -41,7 +48,9 @@ pub fn parse_size(s: &str) -> anyhow::Result<u64> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().with_context(|| format!("size {s:?} must start with a number, like 512MiB"))?;
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("size {s:?} must start with a number, like 512MiB"))?;
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -64,7 +73,9 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().with_context(|| format!("duration {s:?} must look like 300, 90s, 5m, 1h or 7d"))?;
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("duration {s:?} must look like 300, 90s, 5m, 1h or 7d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,

@@ -20,7 +20,10 @@ pub struct EtagInputs<'a> {
 /// The weak ETag GitHub would send for `body` to a request carrying `inputs`.
 pub fn github_etag(inputs: EtagInputs<'_>, body: &[u8]) -> String {
     let mut h = Sha256::new();
-    for value in [inputs.accept, inputs.authorization, inputs.cookie].into_iter().flatten() {
+    for value in [inputs.accept, inputs.authorization, inputs.cookie]
+        .into_iter()
+        .flatten()
+    {
         h.update(value.as_bytes());
         h.update(b":");
     }
@@ -46,13 +49,26 @@ mod tests {
         // FACTS.md: `Accept: */*` and `Authorization: Bearer X` hash `*/*:Bearer X:<body>`.
         let body = br#"{"a":1}"#;
         let expected = format!("W/\"{}\"", hex::encode(Sha256::digest(b"*/*:Bearer X:{\"a\":1}")));
-        let got = github_etag(EtagInputs { accept: Some("*/*"), authorization: Some("Bearer X"), cookie: None }, body);
+        let got = github_etag(
+            EtagInputs {
+                accept: Some("*/*"),
+                authorization: Some("Bearer X"),
+                cookie: None,
+            },
+            body,
+        );
         assert_eq!(got, expected);
     }
 
     #[test]
     fn empty_header_adds_only_the_colon_and_absent_adds_nothing() {
-        let empty = github_etag(EtagInputs { accept: Some(""), ..Default::default() }, b"b");
+        let empty = github_etag(
+            EtagInputs {
+                accept: Some(""),
+                ..Default::default()
+            },
+            b"b",
+        );
         let absent = github_etag(EtagInputs::default(), b"b");
         assert_eq!(empty, format!("W/\"{}\"", hex::encode(Sha256::digest(b":b"))));
         assert_eq!(absent, format!("W/\"{}\"", hex::encode(Sha256::digest(b"b"))));
@@ -60,8 +76,20 @@ mod tests {
 
     #[test]
     fn different_tokens_give_different_etags() {
-        let a = github_etag(EtagInputs { authorization: Some("token A"), ..Default::default() }, b"x");
-        let b = github_etag(EtagInputs { authorization: Some("token B"), ..Default::default() }, b"x");
+        let a = github_etag(
+            EtagInputs {
+                authorization: Some("token A"),
+                ..Default::default()
+            },
+            b"x",
+        );
+        let b = github_etag(
+            EtagInputs {
+                authorization: Some("token B"),
+                ..Default::default()
+            },
+            b"x",
+        );
         assert_ne!(a, b);
     }
 

@@ -50,8 +50,7 @@ impl FingerprintKey {
         let Some(token) = token else {
             return Fingerprint::ANONYMOUS;
         };
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("hmac takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("hmac takes any key length");
         mac.update(token.as_bytes());
         let out = mac.finalize().into_bytes();
         let mut fp = [0u8; 16];

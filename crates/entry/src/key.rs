@@ -79,9 +79,7 @@ fn graphql_hash(body: &[u8]) -> String {
             if let Some(q) = v.get_mut("query")
                 && let Some(text) = q.as_str()
             {
-                *q = serde_json::Value::String(
-                    text.split_whitespace().collect::<Vec<_>>().join(" "),
-                );
+                *q = serde_json::Value::String(text.split_whitespace().collect::<Vec<_>>().join(" "));
             }
             serde_json::to_vec(&v).unwrap_or_else(|_| body.to_vec())
         }

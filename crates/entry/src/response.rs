@@ -59,11 +59,7 @@ impl StoredResponse {
 
     /// Approximate memory footprint, used to bound the memory tier in bytes.
     pub fn weight(&self) -> usize {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + 48)
-            .sum();
+        let headers: usize = self.headers.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
         self.body.len() + headers + 256
     }
 
@@ -114,10 +110,7 @@ mod tests {
 
     #[test]
     fn hostile_bytes_are_errors_not_panics() {
-        assert!(matches!(
-            StoredResponse::decode(&[]),
-            Err(DecodeError::Empty)
-        ));
+        assert!(matches!(StoredResponse::decode(&[]), Err(DecodeError::Empty)));
         assert!(matches!(
             StoredResponse::decode(&[9, 1, 2]),
             Err(DecodeError::Version(9))
@@ -139,10 +132,7 @@ mod tests {
         let r = sample();
         assert!(r.is_fresh(r.fetched_at_ms + 299_999));
         assert!(!r.is_fresh(r.fetched_at_ms + 300_000));
-        assert!(
-            r.is_fresh(r.fetched_at_ms - 5),
-            "clock going backwards counts as fresh"
-        );
+        assert!(r.is_fresh(r.fetched_at_ms - 5), "clock going backwards counts as fresh");
         assert_eq!(r.age_secs(r.fetched_at_ms + 61_000), 61);
     }
 }

@@ -16,7 +16,12 @@ pub const TAG_ALL: &str = "*";
 #[derive(Debug)]
 pub enum Class {
     /// A cacheable read.
-    Read { key: CacheKey, tag: Option<String>, ttl: Duration, graphql: bool },
+    Read {
+        key: CacheKey,
+        tag: Option<String>,
+        ttl: Duration,
+        graphql: bool,
+    },
     /// A write: passed through; on success it invalidates `tags`.
     Write { tags: Vec<String> },
     /// Passed through untouched (never cached, invalidates nothing).
@@ -36,7 +41,14 @@ pub fn normalize_path(path: &str) -> &str {
     }
 }
 
-pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &HeaderMap, body: &[u8], default_ttl: Duration) -> Class {
+pub fn classify(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    default_ttl: Duration,
+) -> Class {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if path == "/graphql" && method == Method::POST {
         return match graphql_operation(body) {
@@ -54,7 +66,9 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
                 graphql: true,
             },
             // A mutation may change anything GraphQL or REST can see.
-            GraphqlOp::Mutation => Class::Write { tags: vec![TAG_ALL.to_owned()] },
+            GraphqlOp::Mutation => Class::Write {
+                tags: vec![TAG_ALL.to_owned()],
+            },
             GraphqlOp::Other => Class::Bypass,
         };
     }
@@ -70,7 +84,12 @@ pub fn classify(method: &Method, path: &str, query: Option<&str>, headers: &Head
             api_version: header("x-github-api-version"),
             graphql_body: None,
         });
-        return Class::Read { key, tag: read_tag(path), ttl: ttl_for(path, default_ttl), graphql: false };
+        return Class::Read {
+            key,
+            tag: read_tag(path),
+            ttl: ttl_for(path, default_ttl),
+            graphql: false,
+        };
     }
     if method == Method::OPTIONS {
         return Class::Bypass;
@@ -119,9 +138,17 @@ enum GraphqlOp {
 
 /// Decides conservatively: anything that might be a mutation is treated as one.
 fn graphql_operation(body: &[u8]) -> GraphqlOp {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else { return GraphqlOp::Other };
-    let Some(query) = v.get("query").and_then(|q| q.as_str()) else { return GraphqlOp::Other };
-    let words = || query.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty());
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return GraphqlOp::Other;
+    };
+    let Some(query) = v.get("query").and_then(|q| q.as_str()) else {
+        return GraphqlOp::Other;
+    };
+    let words = || {
+        query
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+    };
     if words().any(|w| w == "mutation") {
         GraphqlOp::Mutation
     } else if words().any(|w| w == "subscription") {
@@ -136,7 +163,14 @@ mod tests {
     use super::*;
 
     fn class(method: Method, path: &str, body: &str) -> Class {
-        classify(&method, path, None, &HeaderMap::new(), body.as_bytes(), Duration::from_secs(300))
+        classify(
+            &method,
+            path,
+            None,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            Duration::from_secs(300),
+        )
     }
 
     #[test]
@@ -160,11 +194,20 @@ mod tests {
     #[test]
     fn graphql_queries_are_reads_and_mutations_are_writes() {
         let q = r#"{"query":"query IssueList($owner:String!){ repository(owner:$owner){ id } }","variables":{"owner":"o"}}"#;
-        assert!(matches!(class(Method::POST, "/graphql", q), Class::Read { graphql: true, .. }));
-        assert!(matches!(class(Method::POST, "/graphql", r#"{"query":"{ viewer { login } }"}"#), Class::Read { .. }));
+        assert!(matches!(
+            class(Method::POST, "/graphql", q),
+            Class::Read { graphql: true, .. }
+        ));
+        assert!(matches!(
+            class(Method::POST, "/graphql", r#"{"query":"{ viewer { login } }"}"#),
+            Class::Read { .. }
+        ));
         let m = r#"{"query":"mutation IssueCreate($input: CreateIssueInput!){ createIssue(input:$input){ issue { url } } }"}"#;
         assert!(matches!(class(Method::POST, "/graphql", m), Class::Write { .. }));
         assert!(matches!(class(Method::POST, "/graphql", "not json"), Class::Bypass));
-        assert!(matches!(class(Method::POST, "/graphql", r#"{"query":42}"#), Class::Bypass));
+        assert!(matches!(
+            class(Method::POST, "/graphql", r#"{"query":42}"#),
+            Class::Bypass
+        ));
     }
 }

@@ -13,7 +13,10 @@ pub struct Clock {
 
 impl Clock {
     pub fn now_ms(&self) -> u64 {
-        let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         real + self.offset_ms.load(Ordering::Relaxed)
     }
 

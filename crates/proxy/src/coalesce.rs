@@ -16,7 +16,9 @@ pub struct Coalescer<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> Coalescer<K, V> {
     pub fn new() -> Self {
-        Coalescer { inflight: Mutex::new(HashMap::new()) }
+        Coalescer {
+            inflight: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Returns the shared result and whether this caller ran the future itself.
@@ -25,7 +27,13 @@ impl<K: Eq + Hash + Clone, V: Clone> Coalescer<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        let cell = self.inflight.lock().expect("coalescer lock").entry(key.clone()).or_default().clone();
+        let cell = self
+            .inflight
+            .lock()
+            .expect("coalescer lock")
+            .entry(key.clone())
+            .or_default()
+            .clone();
         let mut ran = false;
         let value = cell
             .get_or_init(|| {

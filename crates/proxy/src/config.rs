@@ -44,13 +44,20 @@ impl UpstreamBase {
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let bad = || ConfigError::BadUpstream(url.to_owned());
         let uri: Uri = url.trim().parse().map_err(|_| bad())?;
-        let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https").ok_or_else(bad)?;
+        let scheme = uri
+            .scheme_str()
+            .filter(|s| *s == "http" || *s == "https")
+            .ok_or_else(bad)?;
         let authority = uri.authority().ok_or_else(bad)?.as_str();
         if authority.contains('@') || uri.query().is_some() {
             return Err(bad());
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        Ok(UpstreamBase { scheme: scheme.to_owned(), authority: authority.to_owned(), prefix })
+        Ok(UpstreamBase {
+            scheme: scheme.to_owned(),
+            authority: authority.to_owned(),
+            prefix,
+        })
     }
 
     pub fn authority(&self) -> &str {
@@ -64,7 +71,11 @@ impl UpstreamBase {
 
     /// Upstream URI for a normalized request path (`/repos/...` or `/graphql`).
     pub fn uri_for(&self, path: &str, query: Option<&str>) -> String {
-        let path = if path == "/graphql" { self.graphql_path() } else { format!("{}{}", self.prefix, path) };
+        let path = if path == "/graphql" {
+            self.graphql_path()
+        } else {
+            format!("{}{}", self.prefix, path)
+        };
         match query {
             Some(q) if !q.is_empty() => format!("{}://{}{}?{}", self.scheme, self.authority, path, q),
             _ => format!("{}://{}{}", self.scheme, self.authority, path),
@@ -87,7 +98,10 @@ mod tests {
     #[test]
     fn github_dot_com() {
         let u = UpstreamBase::parse("https://api.github.com").unwrap();
-        assert_eq!(u.uri_for("/repos/o/r", Some("a=1")), "https://api.github.com/repos/o/r?a=1");
+        assert_eq!(
+            u.uri_for("/repos/o/r", Some("a=1")),
+            "https://api.github.com/repos/o/r?a=1"
+        );
         assert_eq!(u.uri_for("/graphql", None), "https://api.github.com/graphql");
         assert_eq!(u.base_url(), "https://api.github.com");
     }
@@ -107,7 +121,15 @@ mod tests {
 
     #[test]
     fn hostile_upstreams_are_rejected() {
-        for bad in ["", "api.github.com", "ftp://x", "https://user:pw@x", "http://x/?q=1", "http://", "\u{0}"] {
+        for bad in [
+            "",
+            "api.github.com",
+            "ftp://x",
+            "https://user:pw@x",
+            "http://x/?q=1",
+            "http://",
+            "\u{0}",
+        ] {
             assert!(UpstreamBase::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -9,6 +9,9 @@ const DOCS: &str = "https://docs.github.com/rest";
 pub fn github_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "message": message, "documentation_url": DOCS });
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     resp
 }

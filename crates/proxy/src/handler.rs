@@ -57,7 +57,14 @@ async fn handle(state: Arc<State>, kind: ListenerKind, req: Request<Body>) -> Re
         }
     };
     let query = parts.uri.query();
-    let class = classify(&parts.method, &path, query, &parts.headers, &body, state.config.default_ttl);
+    let class = classify(
+        &parts.method,
+        &path,
+        query,
+        &parts.headers,
+        &body,
+        state.config.default_ttl,
+    );
     let result = match class {
         Class::Read { key, tag, ttl, graphql } => {
             read(&state, &parts, &path, query, &body, ReadSpec { key, tag, ttl, graphql }).await
@@ -114,12 +121,18 @@ fn token_of(headers: &HeaderMap) -> Option<&str> {
 
 fn etag_inputs(headers: &HeaderMap) -> EtagInputs<'_> {
     let h = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    EtagInputs { accept: h(header::ACCEPT), authorization: h(header::AUTHORIZATION), cookie: h(header::COOKIE) }
+    EtagInputs {
+        accept: h(header::ACCEPT),
+        authorization: h(header::AUTHORIZATION),
+        cookie: h(header::COOKIE),
+    }
 }
 
 impl State {
     fn usable(&self, entry: &StoredResponse, fp: Fingerprint, now: u64) -> bool {
-        entry.token_fp == fp && entry.is_fresh(now) && !self.invalidations.is_stale(entry.tag.as_deref(), entry.fetched_at_ms)
+        entry.token_fp == fp
+            && entry.is_fresh(now)
+            && !self.invalidations.is_stale(entry.tag.as_deref(), entry.fetched_at_ms)
     }
 }
 
@@ -140,7 +153,9 @@ async fn read(
     }
     let (outcome, ran) = state
         .coalescer
-        .run((spec.key.clone(), fp), || fetch(state, parts, path, query, body, &spec, fp, cached))
+        .run((spec.key.clone(), fp), || {
+            fetch(state, parts, path, query, body, &spec, fp, cached)
+        })
         .await;
     let fetched = outcome?;
     let mode = if ran { fetched.mode } else { Mode::Coalesced };
@@ -165,7 +180,10 @@ async fn fetch(
     if let Some(c) = state.store.get(spec.key.as_str()).await
         && state.usable(&c, fp, state.clock.now_ms())
     {
-        return Ok(Arc::new(Fetched { entry: c, mode: Mode::Hit }));
+        return Ok(Arc::new(Fetched {
+            entry: c,
+            mode: Mode::Hit,
+        }));
     }
     let mut headers = response::forward_headers(&parts.headers);
     if let Some(c) = cached.as_deref().filter(|_| !spec.graphql) {
@@ -179,7 +197,11 @@ async fn fetch(
             set_header(&mut headers, header::IF_NONE_MATCH, Some(&mine));
         }
     }
-    let (method, upstream_body) = if spec.graphql { (Method::POST, body.clone()) } else { (Method::GET, Bytes::new()) };
+    let (method, upstream_body) = if spec.graphql {
+        (Method::POST, body.clone())
+    } else {
+        (Method::GET, Bytes::new())
+    };
     let sent_at = state.clock.now_ms();
     let resp = match state.upstream.send(method, path, query, headers, upstream_body).await {
         Ok(r) => r,
@@ -196,10 +218,18 @@ async fn fetch(
         renewed.fetched_at_ms = sent_at;
         let renewed = Arc::new(renewed);
         state.store.put(spec.key.as_str(), renewed.clone());
-        return Ok(Arc::new(Fetched { entry: renewed, mode: Mode::Revalidated }));
+        return Ok(Arc::new(Fetched {
+            entry: renewed,
+            mode: Mode::Revalidated,
+        }));
     }
     let cacheable = is_cacheable(&resp, spec.graphql);
-    let header = |name| resp.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let header = |name| {
+        resp.headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let entry = Arc::new(StoredResponse {
         status: resp.status.as_u16(),
         headers: response::stored_headers(&resp.headers),
@@ -209,13 +239,20 @@ async fn fetch(
         fetched_at_ms: sent_at,
         ttl_secs: u32::try_from(spec.ttl.as_secs()).unwrap_or(u32::MAX),
         token_fp: fp,
-        request_accept: parts.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        request_accept: parts
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         tag: spec.tag.clone(),
     });
     if cacheable {
         state.store.put(spec.key.as_str(), entry.clone());
     }
-    Ok(Arc::new(Fetched { entry, mode: Mode::Miss }))
+    Ok(Arc::new(Fetched {
+        entry,
+        mode: Mode::Miss,
+    }))
 }
 
 fn set_header(headers: &mut HeaderMap, name: header::HeaderName, value: Option<&str>) {
@@ -247,7 +284,11 @@ async fn pass_through(
 ) -> Result<Answer, UpstreamError> {
     let headers = response::forward_headers(&parts.headers);
     // Writes are never retried here: one that may have reached GitHub must not run twice.
-    let resp = match state.upstream.send(parts.method.clone(), path, query, headers, body).await {
+    let resp = match state
+        .upstream
+        .send(parts.method.clone(), path, query, headers, body)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             state.stats.upstream_error();

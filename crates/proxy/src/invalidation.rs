@@ -19,7 +19,9 @@ impl Invalidations {
             .meta_get(META_KEY)
             .and_then(|raw| serde_json::from_slice::<HashMap<String, u64>>(&raw).ok())
             .unwrap_or_default();
-        Invalidations { by_tag: RwLock::new(map) }
+        Invalidations {
+            by_tag: RwLock::new(map),
+        }
     }
 
     /// True if an entry tagged `tag` and fetched at `fetched_at_ms` predates a write.

@@ -52,7 +52,10 @@ pub fn forward_headers(client: &HeaderMap) -> HeaderMap {
     for (k, v) in client {
         let name = k.as_str();
         if hop_by_hop(name)
-            || matches!(name, "host" | "accept-encoding" | "if-none-match" | "if-modified-since" | "expect")
+            || matches!(
+                name,
+                "host" | "accept-encoding" | "if-none-match" | "if-modified-since" | "expect"
+            )
         {
             continue;
         }
@@ -96,7 +99,9 @@ pub fn build(answer: Answer, finish: &Finish<'_>) -> Response {
     let mut headers = HeaderMap::with_capacity(answer.headers.len() + 2);
     let mut etag_sent = None;
     for (k, v) in &answer.headers {
-        let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else { continue };
+        let Ok(name) = HeaderName::from_bytes(k.as_bytes()) else {
+            continue;
+        };
         if name == header::ETAG && answer.etag.is_some() {
             continue;
         }

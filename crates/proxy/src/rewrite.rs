@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn escaped_slashes_and_absent_bases() {
         let b = Bytes::from_static(br#"{"url":"https:\/\/api.github.com\/x"}"#);
-        assert_eq!(rewrite_body(&b, "https://api.github.com", "http://h:1"), r#"{"url":"http:\/\/h:1\/x"}"#);
+        assert_eq!(
+            rewrite_body(&b, "https://api.github.com", "http://h:1"),
+            r#"{"url":"http:\/\/h:1\/x"}"#
+        );
         let plain = Bytes::from_static(b"nothing here");
         assert_eq!(rewrite_body(&plain, "https://api.github.com", "http://h:1"), plain);
     }

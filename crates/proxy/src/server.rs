@@ -70,7 +70,11 @@ pub async fn run(state: Arc<State>, listeners: Listeners, shutdown: impl Future<
         socket_path = Some(path);
         let router = app(state.clone(), ListenerKind::Unix);
         let c = cancel.clone();
-        tasks.spawn(async move { axum::serve(listener, router).with_graceful_shutdown(c.cancelled_owned()).await });
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(c.cancelled_owned())
+                .await
+        });
     }
     if let Some(listener) = listeners.tcp {
         let router = app(state.clone(), ListenerKind::Tcp);
@@ -79,7 +83,11 @@ pub async fn run(state: Arc<State>, listeners: Listeners, shutdown: impl Future<
             let _ = tcp.set_nodelay(true);
         });
         let c = cancel.clone();
-        tasks.spawn(async move { axum::serve(listener, router).with_graceful_shutdown(c.cancelled_owned()).await });
+        tasks.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(c.cancelled_owned())
+                .await
+        });
     }
     shutdown.await;
     tracing::info!("shutting down: draining in-flight requests");

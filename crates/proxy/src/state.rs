@@ -29,7 +29,8 @@ pub struct State {
 impl State {
     pub fn new(config: ProxyConfig, store: Arc<Store>) -> Arc<Self> {
         // The fingerprint key persists with the store so fingerprints survive restarts.
-        let (fingerprints, to_persist) = FingerprintKey::load_or_generate(store.meta_get(FINGERPRINT_KEY_META).as_deref());
+        let (fingerprints, to_persist) =
+            FingerprintKey::load_or_generate(store.meta_get(FINGERPRINT_KEY_META).as_deref());
         if let Some(bytes) = to_persist {
             store.meta_put(FINGERPRINT_KEY_META, bytes);
         }

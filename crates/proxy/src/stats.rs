@@ -145,7 +145,12 @@ impl Stats {
         let latency = match &*self.latency.lock().expect("latency lock") {
             Some(h) => {
                 let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-                Latency { p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), max: h.max() as f64 / 1000.0 }
+                Latency {
+                    p50: ms(0.5),
+                    p90: ms(0.9),
+                    p99: ms(0.99),
+                    max: h.max() as f64 / 1000.0,
+                }
             }
             None => Latency::default(),
         };
@@ -153,7 +158,11 @@ impl Stats {
             total_requests: total,
             cache_hits: get(&self.hits),
             cache_misses: get(&self.misses),
-            hit_rate: if total == 0 { 0.0 } else { served_from_cache as f64 / total as f64 },
+            hit_rate: if total == 0 {
+                0.0
+            } else {
+                served_from_cache as f64 / total as f64
+            },
             revalidated: get(&self.revalidated),
             stale_served: get(&self.stale),
             coalesced: get(&self.coalesced),

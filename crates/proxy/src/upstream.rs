@@ -64,12 +64,23 @@ impl Upstream {
     ) -> Result<UpstreamResponse, UpstreamError> {
         let uri = self.base.uri_for(path, query);
         let host = self.base.authority().to_owned();
-        headers.insert(header::HOST, HeaderValue::from_str(&host).map_err(|e| self.unreachable(&e))?);
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_str(&host).map_err(|e| self.unreachable(&e))?,
+        );
         headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        let mut req = Request::builder().method(method).uri(&uri).body(Full::new(body)).map_err(|e| self.unreachable(&e))?;
+        let mut req = Request::builder()
+            .method(method)
+            .uri(&uri)
+            .body(Full::new(body))
+            .map_err(|e| self.unreachable(&e))?;
         *req.headers_mut() = headers;
         let exchange = async {
-            let resp = self.client.request(req).await.map_err(|e| self.unreachable(&error_chain(&e)))?;
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| self.unreachable(&error_chain(&e)))?;
             let (parts, body) = resp.into_parts();
             let raw = http_body_util::Limited::new(body, MAX_BODY)
                 .collect()
@@ -78,7 +89,11 @@ impl Upstream {
                 .to_bytes();
             let mut headers = parts.headers;
             let body = decode_body(&mut headers, raw).map_err(|e| UpstreamError::BadBody(self.base.base_url(), e))?;
-            Ok(UpstreamResponse { status: parts.status, headers, body })
+            Ok(UpstreamResponse {
+                status: parts.status,
+                headers,
+                body,
+            })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(r) => r,
@@ -105,7 +120,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Undoes `Content-Encoding: gzip` and fixes the headers to describe the decoded body.
 fn decode_body(headers: &mut HeaderMap, raw: Bytes) -> Result<Bytes, String> {
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).map(str::trim);
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
     let body = match encoding {
         None | Some("") | Some("identity") => raw,
         Some(e) if e.eq_ignore_ascii_case("gzip") => {

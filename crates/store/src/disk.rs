@@ -9,8 +9,7 @@
 use crate::{StoreError, Tier, Usage};
 use entry::StoredResponse;
 use redb::{
-    Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata,
-    TableDefinition, TableHandle,
+    Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,15 +31,10 @@ const BATCH: usize = 512;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    #[error(
-        "cache directory {0} is in use by another gh-p2p-cache process; stop it or pick another --cache-dir"
-    )]
+    #[error("cache directory {0} is in use by another gh-p2p-cache process; stop it or pick another --cache-dir")]
     InUse(PathBuf),
     #[error("cannot create cache directory {path}: {source}")]
-    Dir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Dir { path: PathBuf, source: std::io::Error },
     #[error("cannot open cache database {path}: {message}")]
     Db { path: PathBuf, message: String },
 }
@@ -147,10 +141,7 @@ impl DiskTier {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(disk_err(e)),
         };
-        Ok(table
-            .get(key)
-            .map_err(disk_err)?
-            .map(|v| v.value().to_vec()))
+        Ok(table.get(key).map_err(disk_err)?.map(|v| v.value().to_vec()))
     }
 
     /// Queues a metadata write (committed with the next batch).
@@ -247,8 +238,7 @@ impl Tier for DiskTier {
             let guard = self.tx.lock().expect("disk sender lock");
             let tx = guard.as_ref().ok_or(StoreError::WriterGone)?;
             // A flush waits for room rather than being dropped: it is how shutdown loses nothing.
-            tx.send(Op::Flush(done_tx))
-                .map_err(|_| StoreError::WriterGone)?;
+            tx.send(Op::Flush(done_tx)).map_err(|_| StoreError::WriterGone)?;
         }
         done_rx
             .recv()
@@ -307,10 +297,7 @@ fn check_schema(db: &Database) -> Result<(), String> {
                 meta.insert(SCHEMA_KEY, SCHEMA).map_err(|e| e.to_string())?;
             }
             None => {
-                return Err(format!(
-                    "not a gh-p2p-cache database (tables: {})",
-                    tables.join(", ")
-                ));
+                return Err(format!("not a gh-p2p-cache database (tables: {})", tables.join(", ")));
             }
         }
     }
@@ -339,10 +326,7 @@ fn init_counters(db: &Database, counters: &Counters) -> Result<(), String> {
     Ok(())
 }
 
-fn read_u64(
-    table: &impl ReadableTable<&'static str, &'static [u8]>,
-    key: &str,
-) -> Result<u64, redb::StorageError> {
+fn read_u64(table: &impl ReadableTable<&'static str, &'static [u8]>, key: &str) -> Result<u64, redb::StorageError> {
     Ok(table
         .get(key)?
         .and_then(|v| <[u8; 8]>::try_from(v.value()).ok())
@@ -394,9 +378,7 @@ fn apply_batch(
                     let mut value = Vec::with_capacity(8 + record.len());
                     value.extend_from_slice(&seq.to_le_bytes());
                     value.extend_from_slice(&record);
-                    entries
-                        .insert(key.as_str(), value.as_slice())
-                        .map_err(|x| e(&x))?;
+                    entries.insert(key.as_str(), value.as_slice()).map_err(|x| e(&x))?;
                     order.insert(seq, key.as_str()).map_err(|x| e(&x))?;
                     bytes += stored_size(&key, value.len());
                     seq += 1;
@@ -412,8 +394,7 @@ fn apply_batch(
                     bytes = 0;
                 }
                 Op::Meta(key, value) => {
-                    meta.insert(key.as_str(), value.as_slice())
-                        .map_err(|x| e(&x))?;
+                    meta.insert(key.as_str(), value.as_slice()).map_err(|x| e(&x))?;
                 }
                 Op::Flush(w) => waiters.push(w),
             }
@@ -433,8 +414,7 @@ fn apply_batch(
             }
             counters.evicted.fetch_add(1, Ordering::Relaxed);
         }
-        meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice())
-            .map_err(|x| e(&x))?;
+        meta.insert(SEQ_KEY, seq.to_le_bytes().as_slice()).map_err(|x| e(&x))?;
         meta.insert(BYTES_KEY, bytes.to_le_bytes().as_slice())
             .map_err(|x| e(&x))?;
         counters

@@ -13,9 +13,7 @@ impl MemoryTier {
     pub fn new(max_bytes: u64) -> Self {
         let cache = Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|k: &String, v: &Arc<StoredResponse>| {
-                u32::try_from(k.len() + v.weight()).unwrap_or(u32::MAX)
-            })
+            .weigher(|k: &String, v: &Arc<StoredResponse>| u32::try_from(k.len() + v.weight()).unwrap_or(u32::MAX))
             .build();
         MemoryTier { cache }
     }

@@ -29,19 +29,11 @@ fn put_get_remove(tier: &dyn Tier) {
     assert_eq!(tier.get("k1").unwrap().unwrap().body, "one");
     tier.put("k1", response("uno")).unwrap();
     tier.flush().unwrap();
-    assert_eq!(
-        tier.get("k1").unwrap().unwrap().body,
-        "uno",
-        "a put replaces"
-    );
+    assert_eq!(tier.get("k1").unwrap().unwrap().body, "uno", "a put replaces");
     tier.remove("k1").unwrap();
     tier.flush().unwrap();
     assert!(tier.get("k1").unwrap().is_none());
-    assert_eq!(
-        tier.get("k2").unwrap().unwrap().body,
-        "two",
-        "other keys untouched"
-    );
+    assert_eq!(tier.get("k2").unwrap().unwrap().body, "two", "other keys untouched");
     tier.clear().unwrap();
     tier.flush().unwrap();
     assert!(tier.get("k2").unwrap().is_none());
@@ -63,8 +55,7 @@ fn disk_tier_contract() {
 fn memory_tier_is_bounded_in_bytes() {
     let tier = MemoryTier::new(20_000);
     for i in 0..100 {
-        tier.put(&format!("k{i}"), response(&"x".repeat(1000)))
-            .unwrap();
+        tier.put(&format!("k{i}"), response(&"x".repeat(1000))).unwrap();
     }
     tier.sync();
     assert!(tier.usage().bytes <= 20_000, "{:?}", tier.usage());
@@ -93,8 +84,7 @@ fn disk_tier_evicts_oldest_first_within_its_bound() {
     let dir = tempfile::tempdir().unwrap();
     let disk = DiskTier::open(dir.path(), 10_000).unwrap();
     for i in 0..50 {
-        disk.put(&format!("k{i:02}"), response(&"y".repeat(1000)))
-            .unwrap();
+        disk.put(&format!("k{i:02}"), response(&"y".repeat(1000))).unwrap();
     }
     disk.flush().unwrap();
     assert!(disk.usage().bytes <= 10_000, "{:?}", disk.usage());
@@ -144,13 +134,8 @@ fn foreign_redb_database_is_moved_aside() {
 fn busy_cache_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let _first = DiskTier::open(dir.path(), 1 << 20).unwrap();
-    let err = DiskTier::open(dir.path(), 1 << 20)
-        .err()
-        .expect("second open fails");
-    assert!(
-        err.to_string().contains("in use by another gh-p2p-cache"),
-        "{err}"
-    );
+    let err = DiskTier::open(dir.path(), 1 << 20).err().expect("second open fails");
+    assert!(err.to_string().contains("in use by another gh-p2p-cache"), "{err}");
 }
 
 #[test]
