@@ -44,7 +44,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .ttl
         .or_else(|| env_alias("GH_P2P_CACHE_TTL", "IPFS_GITHUB_CACHE_TTL"))
     {
-        config.default_ttl = parse_duration(&ttl).context("--ttl")?;
+        config.ttl = proxy::TtlTable::new(parse_duration(&ttl).context("--ttl")?);
     }
     let max_memory = parse_size(&args.max_memory.unwrap_or_else(|| "256MiB".into())).context("--max-memory")?;
     let max_disk = args

@@ -27,8 +27,8 @@ pub struct StoredResponse {
     pub last_modified: Option<String>,
     /// The `Accept` value the upstream request carried (part of GitHub's ETag input).
     pub request_accept: Option<String>,
-    /// Invalidation tag: `owner/repo`, `search`, `graphql`, or none.
-    pub tag: Option<String>,
+    /// Invalidation tags: `owner/repo`, `search`, `graphql`.
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ mod tests {
             etag: Some("W/\"abc\"".into()),
             last_modified: None,
             request_accept: Some("*/*".into()),
-            tag: Some("octo/hello".into()),
+            tags: vec!["octo/hello".into()],
         }
     }
 

@@ -1,0 +1,204 @@
+//! Just enough GraphQL understanding to cache safely: is this a query or a mutation, which
+//! repository do its variables name, and does it read only that repository?
+//!
+//! Deliberately conservative: anything that might be a mutation is treated as one, and a query
+//! is shareable across tokens only if its root fields are `repository` (and harmless
+//! `rateLimit` / `__typename`), it names the repository through its variables, and it asks for
+//! nothing that reaches other repositories or depends on the viewer.
+
+use serde_json::Value;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum GraphqlOp {
+    Query {
+        /// `owner/repo` from the variables (`owner` with `repo` or `name`), lower-cased.
+        repo: Option<String>,
+        /// True when the answer depends only on that repository.
+        shareable: bool,
+    },
+    Mutation,
+    Other,
+}
+
+/// Root fields that read nothing beyond the named repository.
+const SHAREABLE_ROOTS: &[&str] = &["repository", "rateLimit", "__typename"];
+
+/// Fields that reach other repositories or answer per viewer.
+const REACHING: &[&str] = &[
+    "timelineItems",
+    "timeline",
+    "crossReferencedEvent",
+    "CrossReferencedEvent",
+    "closedByPullRequestsReferences",
+    "repositories",
+    "parent",
+    "source",
+    "forks",
+    "search",
+    "organization",
+    "user",
+    "node",
+];
+
+pub fn analyze(body: &[u8]) -> GraphqlOp {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else { return GraphqlOp::Other };
+    let Some(query) = v.get("query").and_then(Value::as_str) else { return GraphqlOp::Other };
+    let tokens = tokenize(query);
+    if tokens.iter().any(|t| t == "mutation") {
+        return GraphqlOp::Mutation;
+    }
+    if tokens.iter().any(|t| t == "subscription") {
+        return GraphqlOp::Other;
+    }
+    let vars = v.get("variables");
+    let var = |name: &str| vars.and_then(|x| x.get(name)).and_then(Value::as_str);
+    let repo = match (var("owner"), var("repo").or_else(|| var("name"))) {
+        (Some(o), Some(r)) if !o.is_empty() && !r.is_empty() && !o.contains('/') && !r.contains('/') => {
+            Some(format!("{}/{}", o.to_ascii_lowercase(), r.to_ascii_lowercase()))
+        }
+        _ => None,
+    };
+    let shareable = repo.is_some()
+        && root_fields(&tokens).is_some_and(|roots| {
+            roots.iter().any(|r| r == "repository") && roots.iter().all(|r| SHAREABLE_ROOTS.contains(&r.as_str()))
+        })
+        && !tokens.iter().any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"))
+        && !tokens.iter().any(|t| t == "fragment");
+    GraphqlOp::Query { repo, shareable }
+}
+
+/// Names and punctuation, with strings and comments removed.
+fn tokenize(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = query.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '#' => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            '"' => {
+                // Strings (block strings too) carry no structure: skip to the closing quote.
+                let mut escaped = false;
+                for n in chars.by_ref() {
+                    match (escaped, n) {
+                        (true, _) => escaped = false,
+                        (false, '\\') => escaped = true,
+                        (false, '"') => break,
+                        _ => {}
+                    }
+                }
+            }
+            c if c.is_ascii_alphabetic() || c == '_' => {
+                let mut name = c.to_string();
+                while let Some(&n) = chars.peek() {
+                    if n.is_ascii_alphanumeric() || n == '_' {
+                        name.push(n);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                out.push(name);
+            }
+            '{' | '}' | '(' | ')' | ':' | '.' => out.push(c.to_string()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Field names directly inside the first operation's selection set; `None` if the document has
+/// more than one top-level definition or a spread at the root.
+fn root_fields(tokens: &[String]) -> Option<Vec<String>> {
+    let mut depth = 0usize;
+    let mut parens = 0usize;
+    let mut roots = Vec::new();
+    let mut definitions = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = tokens[i].as_str();
+        match t {
+            "(" => parens += 1,
+            ")" => parens = parens.saturating_sub(1),
+            "{" if parens == 0 => {
+                if depth == 0 {
+                    definitions += 1;
+                }
+                depth += 1;
+            }
+            "}" if parens == 0 => depth = depth.saturating_sub(1),
+            "." if depth == 1 && parens == 0 => return None,
+            _ if depth == 1 && parens == 0 && t != ":" && t != "." => {
+                // `alias: field` names `field`.
+                if tokens.get(i + 1).is_some_and(|n| n == ":") {
+                    i += 2;
+                    roots.push(tokens.get(i)?.clone());
+                } else {
+                    roots.push(t.to_owned());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (definitions == 1).then_some(roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(query: &str, vars: &str) -> GraphqlOp {
+        let body = serde_json::json!({ "query": query, "variables": serde_json::from_str::<Value>(vars).unwrap() });
+        analyze(body.to_string().as_bytes())
+    }
+
+    fn shareable(query: &str) -> bool {
+        matches!(op(query, r#"{"owner":"o","repo":"r"}"#), GraphqlOp::Query { shareable: true, .. })
+    }
+
+    #[test]
+    fn repository_queries_named_by_variables_are_shareable() {
+        assert!(shareable(
+            "query IssueList($owner: String!, $repo: String!) { repository(owner: $owner, name: $repo) { hasIssuesEnabled issues(first: 30, states: [OPEN]) { totalCount nodes { number title labels(first: 100) { nodes { name } } } } } }"
+        ));
+        assert!(shareable("query($owner:String!,$repo:String!){ r: repository(owner:$owner,name:$repo){ id } rateLimit { remaining } }"));
+    }
+
+    #[test]
+    fn queries_that_reach_further_are_not() {
+        for q in [
+            "{ viewer { login } }",
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ viewerPermission } }",
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ id } viewer { login } }",
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ issue(number:1){ timelineItems(first:5){ totalCount } } } }",
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ parent { nameWithOwner } } }",
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ ...F } } fragment F on Repository { id }",
+            "query($owner:String!,$repo:String!){ ...on Query { repository(owner:$owner,name:$repo){ id } } }",
+            "query { search(query:\"repo:o/r\", type: ISSUE, first: 1) { issueCount } }",
+        ] {
+            assert!(!shareable(q), "{q}");
+        }
+        assert!(matches!(op("query { repository(owner:\"o\", name:\"r\") { id } }", "{}"), GraphqlOp::Query { repo: None, shareable: false }));
+    }
+
+    #[test]
+    fn mutations_hide_nowhere() {
+        assert_eq!(op("mutation { addStar(input:{starrableId:\"x\"}) { clientMutationId } }", "{}"), GraphqlOp::Mutation);
+        assert_eq!(op("# comment\n mutation M { x }", "{}"), GraphqlOp::Mutation);
+        assert!(matches!(op("query { repository(owner:\"mutation\", name:\"x\") { id } }", "{}"), GraphqlOp::Query { .. }), "strings are not keywords");
+        assert_eq!(analyze(b"{\"query\": 5}"), GraphqlOp::Other);
+        assert_eq!(analyze(b"\xff\xfe"), GraphqlOp::Other);
+        assert_eq!(op("subscription { x }", "{}"), GraphqlOp::Other);
+    }
+
+    #[test]
+    fn variables_must_name_one_repository() {
+        assert!(matches!(op("query($owner:String!,$name:String!){ repository(owner:$owner,name:$name){ id } }", r#"{"owner":"O","name":"R"}"#), GraphqlOp::Query { repo: Some(r), shareable: true } if r == "o/r"));
+        assert!(matches!(op("query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ id } }", r#"{"owner":"o/x","repo":"r"}"#), GraphqlOp::Query { repo: None, .. }));
+    }
+}
