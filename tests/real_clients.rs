@@ -148,7 +148,7 @@ async fn curl_through_the_socket_and_a_restart_keeps_entries() {
     let d = Daemon::start(&sim.base_url, dir.path()).await;
     let c = run(&mut curl(&d.socket)).await.to_ascii_lowercase();
     assert!(c.contains("x-cache: hit"), "served from disk after restart: {c}");
-    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues/{issue_number}"), 1);
+    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues/{number}"), 1);
     d.stop().await;
 }
 

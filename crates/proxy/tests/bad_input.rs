@@ -76,6 +76,7 @@ async fn unreachable_upstream_is_a_502_and_the_daemon_keeps_serving_what_it_has(
     sim.shutdown().await;
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
     assert_github_error(&r, StatusCode::BAD_GATEWAY, "unreachable");
+    assert_eq!(p.state.stats().upstream_errors, 3, "a read is tried three times");
     assert_eq!(r.x_cache(), "MISS");
     let again = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_ALICE)).await;
     assert_eq!((again.status, again.x_cache()), (StatusCode::OK, "HIT"), "stored entries are not lost");
@@ -84,28 +85,43 @@ async fn unreachable_upstream_is_a_502_and_the_daemon_keeps_serving_what_it_has(
 }
 
 #[tokio::test]
-async fn upstream_5xx_is_passed_on_and_not_cached() {
+async fn reads_retry_a_passing_5xx_and_pass_on_a_lasting_one_uncached() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
     sim.set_faults(Faults { fail_next: 1, fail_status: 502, ..Default::default() });
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
-    let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
+    assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "retried after one 502");
+    assert_eq!(sim.stats().count("GET /users/{login}"), 2);
+
+    sim.set_faults(Faults { fail_next: 10, fail_status: 503, ..Default::default() });
+    let r = send(Via::Unix(&p.socket), Req::get("/users/alice").token(TOKEN_ALICE)).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "three attempts, then GitHub's answer");
+    assert_eq!(sim.stats().count("GET /users/{login}"), 5);
+    sim.clear_faults();
+    let r = send(Via::Unix(&p.socket), Req::get("/users/alice").token(TOKEN_ALICE)).await;
     assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "the error was not cached");
     p.stop().await;
 }
 
 #[tokio::test]
-async fn upstream_connection_reset_is_a_502() {
+async fn a_reset_read_is_retried_and_a_reset_write_is_not() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
     sim.set_faults(Faults { reset_next: 1, ..Default::default() });
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.body);
-    let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    sim.set_faults(Faults { reset_next: 1, ..Default::default() });
+    let before = sim.stats().total_requests;
+    let w = send(
+        Via::Unix(&p.socket),
+        Req::post("/repos/octo/hello/issues", r#"{"title":"t"}"#).token(TOKEN_ALICE),
+    )
+    .await;
+    assert_github_error(&w, StatusCode::BAD_GATEWAY, "unreachable");
+    assert_eq!(sim.stats().total_requests - before, 1, "a write that may have reached GitHub is not sent again");
     p.stop().await;
 }
 

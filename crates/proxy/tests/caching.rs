@@ -117,7 +117,7 @@ async fn concurrent_identical_reads_are_coalesced() {
         modes.push(r.x_cache().to_owned());
     }
     modes.sort();
-    assert_eq!(sim.stats().count("GET /users/{username}"), 1, "modes: {modes:?}");
+    assert_eq!(sim.stats().count("GET /users/{login}"), 1, "modes: {modes:?}");
     assert_eq!(modes.iter().filter(|m| *m == "MISS").count(), 1, "{modes:?}");
     assert_eq!(modes.iter().filter(|m| *m == "COALESCED").count(), 7, "{modes:?}");
     p.stop().await;

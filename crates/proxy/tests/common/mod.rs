@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::Store;
 
+#[allow(unused_imports)]
 pub use ghsim::{TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL};
 
 pub struct Proxy {
