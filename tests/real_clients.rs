@@ -39,8 +39,16 @@ impl Daemon {
             .expect("daemon ready within 30 s")
             .unwrap()
             .expect("daemon printed its ready line");
-        let tcp = ready.split("tcp=").nth(1).expect("tcp= in ready line").trim().to_owned();
-        assert!(tokio::net::UnixStream::connect(&socket).await.is_ok(), "socket accepts after ready line");
+        let tcp = ready
+            .split("tcp=")
+            .nth(1)
+            .expect("tcp= in ready line")
+            .trim()
+            .to_owned();
+        assert!(
+            tokio::net::UnixStream::connect(&socket).await.is_ok(),
+            "socket accepts after ready line"
+        );
         Daemon { child, socket, tcp }
     }
 
@@ -49,7 +57,10 @@ impl Daemon {
         let pid = self.child.id().unwrap().to_string();
         let ok = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
         assert!(ok.success());
-        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait()).await.unwrap().unwrap();
+        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
         assert!(status.success(), "daemon exit status {status}");
         assert!(!self.socket.exists(), "socket file removed at shutdown");
     }
@@ -60,19 +71,39 @@ impl Daemon {
 }
 
 fn require(tool: &str, install: &str) {
-    let found = std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap();
-    assert!(found.status.success(), "{tool} is not installed: run ./scripts/test, which does `{install}`");
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{tool} is not installed: run ./scripts/test, which does `{install}`"
+    );
 }
 
 async fn run(cmd: &mut Command) -> String {
-    let out = cmd.stdin(Stdio::null()).output().await.unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{cmd:?} failed: {}\nstdout: {stdout}\nstderr: {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
 async fn daemon_stats(d: &Daemon) -> serde_json::Value {
-    let out = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache")).arg("stats").arg("--socket").arg(&d.socket)).await;
+    let out = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .arg("stats")
+        .arg("--socket")
+        .arg(&d.socket))
+    .await;
     serde_json::from_str(&out).unwrap()
 }
 
@@ -113,13 +144,30 @@ async fn gh_cli_through_the_unix_socket() {
     let graphql_calls = sim.stats().count("POST /graphql");
     let list_again = run(gh(&config).args(["issue", "list", "-R", "octo/hello"])).await;
     assert_eq!(list, list_again);
-    assert_eq!(sim.stats().count("POST /graphql"), graphql_calls, "second gh issue list served from cache");
+    assert_eq!(
+        sim.stats().count("POST /graphql"),
+        graphql_calls,
+        "second gh issue list served from cache"
+    );
 
     let title = "Created by gh through gh-p2p-cache";
-    let url = run(gh(&config).args(["issue", "create", "-R", "octo/hello", "--title", title, "--body", "hello"])).await;
+    let url = run(gh(&config).args([
+        "issue",
+        "create",
+        "-R",
+        "octo/hello",
+        "--title",
+        title,
+        "--body",
+        "hello",
+    ]))
+    .await;
     assert!(url.contains("/issues/"), "gh issue create printed {url:?}");
     let after = run(gh(&config).args(["issue", "list", "-R", "octo/hello"])).await;
-    assert!(after.contains(title), "the list after a write shows the new issue:\n{after}");
+    assert!(
+        after.contains(title),
+        "the list after a write shows the new issue:\n{after}"
+    );
 
     let stats = daemon_stats(&d).await;
     assert!(stats["cache_hits"].as_u64().unwrap() >= 2, "{stats}");
@@ -133,9 +181,11 @@ async fn curl_through_the_socket_and_a_restart_keeps_entries() {
     let dir = tempfile::tempdir().unwrap();
     let curl = |socket: &Path| {
         let mut c = Command::new("curl");
-        c.args(["-sS", "-i", "--unix-socket"])
-            .arg(socket)
-            .args(["-H", &format!("Authorization: token {TOKEN_BOB}"), "http://api.github.com/repos/octo/hello/issues/1"]);
+        c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
+            "-H",
+            &format!("Authorization: token {TOKEN_BOB}"),
+            "http://api.github.com/repos/octo/hello/issues/1",
+        ]);
         c
     };
     let d = Daemon::start(&sim.base_url, dir.path()).await;
@@ -157,19 +207,28 @@ async fn octokit_paginates_through_the_tcp_base_url() {
     require("node", "apt-get install nodejs");
     let script = Path::new(REPO_ROOT).join("tests/clients/octokit_flow.mjs");
     assert!(
-        Path::new(REPO_ROOT).join("tests/clients/node_modules/@octokit/rest").exists(),
+        Path::new(REPO_ROOT)
+            .join("tests/clients/node_modules/@octokit/rest")
+            .exists(),
         "@octokit/rest is not installed: run ./scripts/test, which does `npm ci` in tests/clients"
     );
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(&sim.base_url, dir.path()).await;
     for round in 0..2 {
-        let out = run(Command::new("node").arg(&script).args([&d.base_url(), TOKEN_ALICE, "octo", "hello"])).await;
+        let out = run(Command::new("node")
+            .arg(&script)
+            .args([&d.base_url(), TOKEN_ALICE, "octo", "hello"]))
+        .await;
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["repo"], "octo/hello");
         assert_eq!(v["issues"], 120, "every page followed through the proxy: {v}");
-        let numbers: std::collections::BTreeSet<u64> =
-            v["numbers"].as_array().unwrap().iter().map(|n| n.as_u64().unwrap()).collect();
+        let numbers: std::collections::BTreeSet<u64> = v["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
         assert_eq!(numbers.len(), 120, "no duplicates across pages");
         assert_eq!(v["x_cache"][1], "HIT");
         if round == 1 {
@@ -177,7 +236,11 @@ async fn octokit_paginates_through_the_tcp_base_url() {
         }
     }
     let s = sim.stats();
-    assert_eq!(s.count("GET /repos/{owner}/{repo}/issues"), 3, "3 pages of 50 fetched once");
+    assert_eq!(
+        s.count("GET /repos/{owner}/{repo}/issues"),
+        3,
+        "3 pages of 50 fetched once"
+    );
     assert_eq!(s.count("GET /repos/{owner}/{repo}"), 1);
     d.stop().await;
 }
@@ -185,7 +248,10 @@ async fn octokit_paginates_through_the_tcp_base_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pygithub_paginates_through_the_tcp_base_url() {
     require("python3", "apt-get install python3");
-    let probe = std::process::Command::new("python3").args(["-c", "import github"]).output().unwrap();
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import github"])
+        .output()
+        .unwrap();
     assert!(
         probe.status.success(),
         "PyGithub is not installed: run ./scripts/test, which does `pip install -r tests/clients/requirements.txt`"
@@ -195,13 +261,20 @@ async fn pygithub_paginates_through_the_tcp_base_url() {
     let dir = tempfile::tempdir().unwrap();
     let d = Daemon::start(&sim.base_url, dir.path()).await;
     for _ in 0..2 {
-        let out = run(Command::new("python3").arg(&script).args([&d.base_url(), TOKEN_ALICE, "octo/hello"])).await;
+        let out = run(Command::new("python3")
+            .arg(&script)
+            .args([&d.base_url(), TOKEN_ALICE, "octo/hello"]))
+        .await;
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["repo"], "octo/hello");
         assert_eq!(v["issues"], 120, "{v}");
     }
     let s = sim.stats();
-    assert_eq!(s.count("GET /repos/{owner}/{repo}/issues"), 4, "4 pages of 30 fetched once, then hits");
+    assert_eq!(
+        s.count("GET /repos/{owner}/{repo}/issues"),
+        4,
+        "4 pages of 30 fetched once, then hits"
+    );
     let stats = daemon_stats(&d).await;
     assert!(stats["cache_hits"].as_u64().unwrap() >= 5, "{stats}");
     d.stop().await;

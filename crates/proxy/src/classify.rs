@@ -79,11 +79,15 @@ pub fn classify(
                     }),
                     tags,
                     ttl: hinted.unwrap_or_else(|| ttls.ttl("graphql")),
-                    graphql: Some(GraphqlRead { shareable_repo: repo.filter(|_| shareable) }),
+                    graphql: Some(GraphqlRead {
+                        shareable_repo: repo.filter(|_| shareable),
+                    }),
                 })
             }
             // A mutation may change anything GraphQL or REST can see.
-            GraphqlOp::Mutation => Class::Write { tags: vec![TAG_ALL.to_owned()] },
+            GraphqlOp::Mutation => Class::Write {
+                tags: vec![TAG_ALL.to_owned()],
+            },
             GraphqlOp::Other => Class::Bypass,
         };
     }
@@ -100,7 +104,12 @@ pub fn classify(
             graphql_body: None,
         });
         let ttl = hinted.unwrap_or_else(|| ttls.ttl(operation_of(path)));
-        return Class::Read(ReadSpec { key, tags: read_tags(path), ttl, graphql: None });
+        return Class::Read(ReadSpec {
+            key,
+            tags: read_tags(path),
+            ttl,
+            graphql: None,
+        });
     }
     if method == Method::OPTIONS {
         return Class::Bypass;
@@ -145,7 +154,14 @@ mod tests {
     use super::*;
 
     fn class(method: Method, path: &str, body: &str) -> Class {
-        classify(&method, path, None, &HeaderMap::new(), body.as_bytes(), &TtlTable::new(Duration::from_secs(300)))
+        classify(
+            &method,
+            path,
+            None,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            &TtlTable::new(Duration::from_secs(300)),
+        )
     }
 
     #[test]
@@ -170,7 +186,14 @@ mod tests {
     fn gh_cache_ttl_hint_sets_the_lifetime() {
         let mut h = HeaderMap::new();
         h.insert("x-gh-cache-ttl", "1h0m0s".parse().unwrap());
-        let c = classify(&Method::GET, "/repos/o/r/issues", None, &h, b"", &TtlTable::new(Duration::from_secs(300)));
+        let c = classify(
+            &Method::GET,
+            "/repos/o/r/issues",
+            None,
+            &h,
+            b"",
+            &TtlTable::new(Duration::from_secs(300)),
+        );
         assert!(matches!(c, Class::Read(r) if r.ttl == Duration::from_secs(3600)));
     }
 

@@ -27,14 +27,19 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
     match (method.as_str(), path.trim_end_matches('/')) {
         ("GET", "/_cache/health") => match state.store.check() {
             Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
-            Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "degraded", "store": e })))
+            Err(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "degraded", "store": e })),
+            )
                 .into_response(),
         },
         ("GET", "/_cache/stats") => Json(state.stats()).into_response(),
         ("GET", "/_cache/metrics") => {
             let mut resp = crate::metrics::render(state).into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
             resp
         }
         ("POST", "/_cache/invalidate") => invalidate(state, uri, body).await,
@@ -44,9 +49,15 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
             Json(state.stats()).into_response()
         }
         (_, "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/invalidate" | "/_cache/finish") => {
-            github_error(StatusCode::METHOD_NOT_ALLOWED, &format!("method {method} not allowed on {path}; known: {KNOWN}"))
+            github_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("method {method} not allowed on {path}; known: {KNOWN}"),
+            )
         }
-        _ => github_error(StatusCode::NOT_FOUND, &format!("unknown control endpoint {path}; known: {KNOWN}")),
+        _ => github_error(
+            StatusCode::NOT_FOUND,
+            &format!("unknown control endpoint {path}; known: {KNOWN}"),
+        ),
     }
 }
 
@@ -58,18 +69,32 @@ async fn invalidate(state: &Arc<State>, uri: &Uri, body: Body) -> Response {
     let parsed: Result<InvalidateRequest, String> = if bytes.iter().all(u8::is_ascii_whitespace) {
         serde_urlencoded_like(uri.query().unwrap_or(""))
     } else {
-        serde_json::from_slice(&bytes).map_err(|e| format!("invalidate body is not {{\"key\": ...}} or {{\"prefix\": ...}}: {e}"))
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("invalidate body is not {{\"key\": ...}} or {{\"prefix\": ...}}: {e}"))
     };
     let req = match parsed {
         Ok(r) => r,
         Err(e) => return github_error(StatusCode::BAD_REQUEST, &e),
     };
     let removed = match (req.key.as_deref(), req.prefix.as_deref()) {
-        (Some(k), None) if !k.is_empty() => state.store.remove_matching(|key| key == k || key_request_line(key) == k).await,
-        (None, Some(p)) if !p.is_empty() => {
-            state.store.remove_matching(|key| key.starts_with(p) || key_path(key).starts_with(p)).await
+        (Some(k), None) if !k.is_empty() => {
+            state
+                .store
+                .remove_matching(|key| key == k || key_request_line(key) == k)
+                .await
         }
-        _ => return github_error(StatusCode::UNPROCESSABLE_ENTITY, "give exactly one non-empty `key` or `prefix`"),
+        (None, Some(p)) if !p.is_empty() => {
+            state
+                .store
+                .remove_matching(|key| key.starts_with(p) || key_path(key).starts_with(p))
+                .await
+        }
+        _ => {
+            return github_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "give exactly one non-empty `key` or `prefix`",
+            );
+        }
     };
     Json(serde_json::json!({ "invalidated": removed })).into_response()
 }

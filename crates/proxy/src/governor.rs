@@ -146,7 +146,13 @@ impl Governor {
     }
 
     /// Waits for this token's write slot and any block on its budget.
-    async fn admit(&self, fp: Fingerprint, kind: Kind, resource: &str, now_epoch: &impl Fn() -> u64) -> Result<(), GovernedError> {
+    async fn admit(
+        &self,
+        fp: Fingerprint,
+        kind: Kind,
+        resource: &str,
+        now_epoch: &impl Fn() -> u64,
+    ) -> Result<(), GovernedError> {
         if let Some(wait) = self.blocked_for(fp, resource, now_epoch()) {
             let limit = match kind {
                 Kind::Read => self.config.max_read_wait,
@@ -173,9 +179,20 @@ impl Governor {
     /// How long this token must wait before sending to `resource`, if at all.
     fn blocked_for(&self, fp: Fingerprint, resource: &str, now_epoch: u64) -> Option<Duration> {
         let now = Instant::now();
-        let retry_after = self.blocked_until.lock().expect("blocked lock").get(&fp).copied().filter(|t| *t > now);
+        let retry_after = self
+            .blocked_until
+            .lock()
+            .expect("blocked lock")
+            .get(&fp)
+            .copied()
+            .filter(|t| *t > now);
         let from_retry = retry_after.map(|t| t - now);
-        let exhausted = self.budgets.lock().expect("budgets lock").get(&(fp, resource.to_owned())).copied();
+        let exhausted = self
+            .budgets
+            .lock()
+            .expect("budgets lock")
+            .get(&(fp, resource.to_owned()))
+            .copied();
         let from_budget = exhausted
             .filter(|b| b.remaining == 0 && b.reset_epoch > now_epoch)
             .map(|b| Duration::from_secs(b.reset_epoch - now_epoch));
@@ -183,10 +200,17 @@ impl Governor {
     }
 
     fn observe(&self, fp: Fingerprint, resp: &UpstreamResponse, now_epoch: &impl Fn() -> u64) {
-        let h = |name: &str| resp.headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-        if let (Some(limit), Some(remaining), Some(reset)) =
-            (h("x-ratelimit-limit"), h("x-ratelimit-remaining"), h("x-ratelimit-reset"))
-        {
+        let h = |name: &str| {
+            resp.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let (Some(limit), Some(remaining), Some(reset)) = (
+            h("x-ratelimit-limit"),
+            h("x-ratelimit-remaining"),
+            h("x-ratelimit-reset"),
+        ) {
             let resource = resp
                 .headers
                 .get("x-ratelimit-resource")
@@ -194,10 +218,15 @@ impl Governor {
                 .unwrap_or("core")
                 .to_owned();
             let used = h("x-ratelimit-used").unwrap_or(limit.saturating_sub(remaining));
-            self.budgets
-                .lock()
-                .expect("budgets lock")
-                .insert((fp, resource), Budget { limit, remaining, used, reset_epoch: reset });
+            self.budgets.lock().expect("budgets lock").insert(
+                (fp, resource),
+                Budget {
+                    limit,
+                    remaining,
+                    used,
+                    reset_epoch: reset,
+                },
+            );
         }
         let limited = resp.status == StatusCode::TOO_MANY_REQUESTS
             || (resp.status == StatusCode::FORBIDDEN
@@ -213,7 +242,10 @@ impl Governor {
             let mut blocked = self.blocked_until.lock().expect("blocked lock");
             let slot = blocked.entry(fp).or_insert(until);
             *slot = (*slot).max(until);
-            tracing::warn!(wait_secs = wait.as_secs(), "GitHub rate limit hit; holding this token's requests");
+            tracing::warn!(
+                wait_secs = wait.as_secs(),
+                "GitHub rate limit hit; holding this token's requests"
+            );
         }
     }
 
@@ -250,7 +282,11 @@ mod tests {
         for (k, v) in headers {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
-        UpstreamResponse { status: StatusCode::from_u16(status).unwrap(), headers: h, body: Bytes::new() }
+        UpstreamResponse {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: h,
+            body: Bytes::new(),
+        }
     }
 
     fn epoch() -> u64 {
@@ -298,7 +334,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn reads_give_up_after_their_retries() {
-        let g = Governor::new(GovernorConfig { read_retries: 2, ..Default::default() });
+        let g = Governor::new(GovernorConfig {
+            read_retries: 2,
+            ..Default::default()
+        });
         let calls = AtomicUsize::new(0);
         let r = g
             .run(FP, Kind::Read, "core", epoch, || {
@@ -307,37 +346,71 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!((r.status, calls.load(Ordering::SeqCst)), (StatusCode::SERVICE_UNAVAILABLE, 3));
+        assert_eq!(
+            (r.status, calls.load(Ordering::SeqCst)),
+            (StatusCode::SERVICE_UNAVAILABLE, 3)
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn writes_of_one_token_are_spaced() {
-        let g = Governor::new(GovernorConfig { write_spacing: Duration::from_secs(1), ..Default::default() });
+        let g = Governor::new(GovernorConfig {
+            write_spacing: Duration::from_secs(1),
+            ..Default::default()
+        });
         let start = Instant::now();
         let mut sent_at = Vec::new();
         for _ in 0..3 {
-            g.run(FP, Kind::Write, "core", epoch, || async { Ok(resp(201, &[])) }).await.unwrap();
+            g.run(FP, Kind::Write, "core", epoch, || async { Ok(resp(201, &[])) })
+                .await
+                .unwrap();
             sent_at.push(Instant::now() - start);
         }
-        assert_eq!(sent_at, [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!(
+            sent_at,
+            [Duration::ZERO, Duration::from_secs(1), Duration::from_secs(2)]
+        );
         // Another token is not held back by the first one's spacing.
         let t = Instant::now();
-        g.run(Fingerprint([2; 16]), Kind::Write, "core", epoch, || async { Ok(resp(201, &[])) }).await.unwrap();
+        g.run(Fingerprint([2; 16]), Kind::Write, "core", epoch, || async {
+            Ok(resp(201, &[]))
+        })
+        .await
+        .unwrap();
         assert_eq!(Instant::now() - t, Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_holds_reads_briefly_then_refuses_them() {
-        let g = Governor::new(GovernorConfig { max_read_wait: Duration::from_secs(2), ..Default::default() });
-        let r = g.run(FP, Kind::Read, "core", epoch, || async { Ok(resp(429, &[("retry-after", "1")])) }).await.unwrap();
+        let g = Governor::new(GovernorConfig {
+            max_read_wait: Duration::from_secs(2),
+            ..Default::default()
+        });
+        let r = g
+            .run(FP, Kind::Read, "core", epoch, || async {
+                Ok(resp(429, &[("retry-after", "1")]))
+            })
+            .await
+            .unwrap();
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
         let t = Instant::now();
-        g.run(FP, Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) }).await.unwrap();
+        g.run(FP, Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) })
+            .await
+            .unwrap();
         assert_eq!(Instant::now() - t, Duration::from_secs(1), "waited out retry-after");
 
-        g.run(FP, Kind::Read, "core", epoch, || async { Ok(resp(403, &[("retry-after", "60")])) }).await.unwrap();
-        let e = g.run(FP, Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) }).await;
-        assert!(matches!(e, Err(GovernedError::Blocked(d)) if d == Duration::from_secs(60)), "{e:?}");
+        g.run(FP, Kind::Read, "core", epoch, || async {
+            Ok(resp(403, &[("retry-after", "60")]))
+        })
+        .await
+        .unwrap();
+        let e = g
+            .run(FP, Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) })
+            .await;
+        assert!(
+            matches!(e, Err(GovernedError::Blocked(d)) if d == Duration::from_secs(60)),
+            "{e:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -350,20 +423,49 @@ mod tests {
             ("x-ratelimit-reset", "1000600"),
             ("x-ratelimit-resource", "core"),
         ];
-        g.run(FP, Kind::Read, "core", epoch, || async move { Ok(resp(200, &headers)) }).await.unwrap();
+        g.run(FP, Kind::Read, "core", epoch, || async move { Ok(resp(200, &headers)) })
+            .await
+            .unwrap();
         assert_eq!(
             g.budgets(),
-            vec![(FP, "core".to_owned(), Budget { limit: 1000, remaining: 0, used: 1000, reset_epoch: 1_000_600 })]
+            vec![(
+                FP,
+                "core".to_owned(),
+                Budget {
+                    limit: 1000,
+                    remaining: 0,
+                    used: 1000,
+                    reset_epoch: 1_000_600
+                }
+            )]
         );
-        let e = g.run(FP, Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) }).await;
-        assert!(matches!(e, Err(GovernedError::Blocked(d)) if d == Duration::from_secs(600)), "{e:?}");
-        assert!(g.run(FP, Kind::Read, "search", epoch, || async { Ok(resp(200, &[])) }).await.is_ok());
-        assert!(g.run(Fingerprint([9; 16]), Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) }).await.is_ok());
+        let e = g
+            .run(FP, Kind::Read, "core", epoch, || async { Ok(resp(200, &[])) })
+            .await;
+        assert!(
+            matches!(e, Err(GovernedError::Blocked(d)) if d == Duration::from_secs(600)),
+            "{e:?}"
+        );
+        assert!(
+            g.run(FP, Kind::Read, "search", epoch, || async { Ok(resp(200, &[])) })
+                .await
+                .is_ok()
+        );
+        assert!(
+            g.run(Fingerprint([9; 16]), Kind::Read, "core", epoch, || async {
+                Ok(resp(200, &[]))
+            })
+            .await
+            .is_ok()
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_capped() {
-        let g = Arc::new(Governor::new(GovernorConfig { max_concurrent: 2, ..Default::default() }));
+        let g = Arc::new(Governor::new(GovernorConfig {
+            max_concurrent: 2,
+            ..Default::default()
+        }));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();

@@ -41,8 +41,12 @@ const REACHING: &[&str] = &[
 ];
 
 pub fn analyze(body: &[u8]) -> GraphqlOp {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return GraphqlOp::Other };
-    let Some(query) = v.get("query").and_then(Value::as_str) else { return GraphqlOp::Other };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return GraphqlOp::Other;
+    };
+    let Some(query) = v.get("query").and_then(Value::as_str) else {
+        return GraphqlOp::Other;
+    };
     let tokens = tokenize(query);
     if tokens.iter().any(|t| t == "mutation") {
         return GraphqlOp::Mutation;
@@ -62,7 +66,9 @@ pub fn analyze(body: &[u8]) -> GraphqlOp {
         && root_fields(&tokens).is_some_and(|roots| {
             roots.iter().any(|r| r == "repository") && roots.iter().all(|r| SHAREABLE_ROOTS.contains(&r.as_str()))
         })
-        && !tokens.iter().any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"))
+        && !tokens
+            .iter()
+            .any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"))
         && !tokens.iter().any(|t| t == "fragment");
     GraphqlOp::Query { repo, shareable }
 }
@@ -158,7 +164,10 @@ mod tests {
     }
 
     fn shareable(query: &str) -> bool {
-        matches!(op(query, r#"{"owner":"o","repo":"r"}"#), GraphqlOp::Query { shareable: true, .. })
+        matches!(
+            op(query, r#"{"owner":"o","repo":"r"}"#),
+            GraphqlOp::Query { shareable: true, .. }
+        )
     }
 
     #[test]
@@ -166,7 +175,9 @@ mod tests {
         assert!(shareable(
             "query IssueList($owner: String!, $repo: String!) { repository(owner: $owner, name: $repo) { hasIssuesEnabled issues(first: 30, states: [OPEN]) { totalCount nodes { number title labels(first: 100) { nodes { name } } } } } }"
         ));
-        assert!(shareable("query($owner:String!,$repo:String!){ r: repository(owner:$owner,name:$repo){ id } rateLimit { remaining } }"));
+        assert!(shareable(
+            "query($owner:String!,$repo:String!){ r: repository(owner:$owner,name:$repo){ id } rateLimit { remaining } }"
+        ));
     }
 
     #[test]
@@ -183,14 +194,32 @@ mod tests {
         ] {
             assert!(!shareable(q), "{q}");
         }
-        assert!(matches!(op("query { repository(owner:\"o\", name:\"r\") { id } }", "{}"), GraphqlOp::Query { repo: None, shareable: false }));
+        assert!(matches!(
+            op("query { repository(owner:\"o\", name:\"r\") { id } }", "{}"),
+            GraphqlOp::Query {
+                repo: None,
+                shareable: false
+            }
+        ));
     }
 
     #[test]
     fn mutations_hide_nowhere() {
-        assert_eq!(op("mutation { addStar(input:{starrableId:\"x\"}) { clientMutationId } }", "{}"), GraphqlOp::Mutation);
+        assert_eq!(
+            op(
+                "mutation { addStar(input:{starrableId:\"x\"}) { clientMutationId } }",
+                "{}"
+            ),
+            GraphqlOp::Mutation
+        );
         assert_eq!(op("# comment\n mutation M { x }", "{}"), GraphqlOp::Mutation);
-        assert!(matches!(op("query { repository(owner:\"mutation\", name:\"x\") { id } }", "{}"), GraphqlOp::Query { .. }), "strings are not keywords");
+        assert!(
+            matches!(
+                op("query { repository(owner:\"mutation\", name:\"x\") { id } }", "{}"),
+                GraphqlOp::Query { .. }
+            ),
+            "strings are not keywords"
+        );
         assert_eq!(analyze(b"{\"query\": 5}"), GraphqlOp::Other);
         assert_eq!(analyze(b"\xff\xfe"), GraphqlOp::Other);
         assert_eq!(op("subscription { x }", "{}"), GraphqlOp::Other);
@@ -198,7 +227,15 @@ mod tests {
 
     #[test]
     fn variables_must_name_one_repository() {
-        assert!(matches!(op("query($owner:String!,$name:String!){ repository(owner:$owner,name:$name){ id } }", r#"{"owner":"O","name":"R"}"#), GraphqlOp::Query { repo: Some(r), shareable: true } if r == "o/r"));
-        assert!(matches!(op("query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ id } }", r#"{"owner":"o/x","repo":"r"}"#), GraphqlOp::Query { repo: None, .. }));
+        assert!(
+            matches!(op("query($owner:String!,$name:String!){ repository(owner:$owner,name:$name){ id } }", r#"{"owner":"O","name":"R"}"#), GraphqlOp::Query { repo: Some(r), shareable: true } if r == "o/r")
+        );
+        assert!(matches!(
+            op(
+                "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ id } }",
+                r#"{"owner":"o/x","repo":"r"}"#
+            ),
+            GraphqlOp::Query { repo: None, .. }
+        ));
     }
 }

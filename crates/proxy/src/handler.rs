@@ -60,7 +60,12 @@ async fn handle(state: Arc<State>, kind: ListenerKind, req: Request<Body>) -> Re
     let class = classify(&parts.method, &path, query, &parts.headers, &body, &state.config.ttl);
     let result = match class {
         Class::Read(spec) => {
-            let req = ReadRequest { headers: &parts.headers, path: &path, query, body: &body };
+            let req = ReadRequest {
+                headers: &parts.headers,
+                path: &path,
+                query,
+                body: &body,
+            };
             read(&state, &req, &spec).await
         }
         Class::Write { tags } => pass_through(&state, &parts, &path, query, body, Some(&tags)).await,

@@ -28,7 +28,12 @@ impl Invalidations {
     pub fn is_stale(&self, tags: &[String], fetched_at_ms: u64) -> bool {
         let map = self.by_tag.read().expect("invalidations lock");
         let all = map.get(crate::classify::TAG_ALL).copied().unwrap_or(0);
-        let own = tags.iter().filter_map(|t| map.get(t.as_str())).copied().max().unwrap_or(0);
+        let own = tags
+            .iter()
+            .filter_map(|t| map.get(t.as_str()))
+            .copied()
+            .max()
+            .unwrap_or(0);
         fetched_at_ms <= all.max(own)
     }
 

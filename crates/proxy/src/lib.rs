@@ -30,7 +30,7 @@ mod write;
 pub use clock::Clock;
 pub use config::{ConfigError, ProxyConfig, SharePolicy, UpstreamBase};
 pub use governor::GovernorConfig;
-pub use ttl::{OPERATIONS, TtlTable, UnknownOperation, parse_go_duration};
 pub use handler::{ListenerKind, app};
 pub use state::State;
 pub use stats::StatsSnapshot;
+pub use ttl::{OPERATIONS, TtlTable, UnknownOperation, parse_go_duration};

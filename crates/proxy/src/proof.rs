@@ -22,7 +22,14 @@ pub struct Proofs {
 pub async fn can_read(state: &Arc<State>, headers: &HeaderMap, fp: Fingerprint, repo: &str) -> bool {
     let now = state.clock.now_ms();
     let key = (fp, repo.to_owned());
-    if state.proofs.until_ms.lock().expect("proofs lock").get(&key).is_some_and(|t| *t > now) {
+    if state
+        .proofs
+        .until_ms
+        .lock()
+        .expect("proofs lock")
+        .get(&key)
+        .is_some_and(|t| *t > now)
+    {
         return true;
     }
     let mut probe = HeaderMap::new();
@@ -35,7 +42,12 @@ pub async fn can_read(state: &Arc<State>, headers: &HeaderMap, fp: Fingerprint, 
         return false;
     };
     let body = bytes::Bytes::new();
-    let req = ReadRequest { headers: &probe, path: &path, query: None, body: &body };
+    let req = ReadRequest {
+        headers: &probe,
+        path: &path,
+        query: None,
+        body: &body,
+    };
     // Boxed: the read path may call back into this proof (a GraphQL read proving a repository
     // read), and async recursion needs an indirection.
     let answer = Box::pin(read(state, &req, &spec)).await;

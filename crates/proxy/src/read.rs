@@ -34,7 +34,11 @@ pub fn token_of(headers: &HeaderMap) -> Option<&str> {
 
 pub fn etag_inputs(headers: &HeaderMap) -> EtagInputs<'_> {
     let h = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    EtagInputs { accept: h(header::ACCEPT), authorization: h(header::AUTHORIZATION), cookie: h(header::COOKIE) }
+    EtagInputs {
+        accept: h(header::ACCEPT),
+        authorization: h(header::AUTHORIZATION),
+        cookie: h(header::COOKIE),
+    }
 }
 
 impl State {
@@ -72,8 +76,10 @@ pub async fn read(state: &Arc<State>, req: &ReadRequest<'_>, spec: &ReadSpec) ->
             return Ok(Answer::from_entry(c, Mode::Hit, None));
         }
     }
-    let (outcome, ran) =
-        state.coalescer.run((spec.key.clone(), fp), || fetch(state, req, spec, fp, cached)).await;
+    let (outcome, ran) = state
+        .coalescer
+        .run((spec.key.clone(), fp), || fetch(state, req, spec, fp, cached))
+        .await;
     let fetched = outcome?;
     let mode = match fetched.mode {
         Mode::Miss | Mode::Revalidated if !ran => Mode::Coalesced,
@@ -96,7 +102,10 @@ async fn fetch(
     if let Some(c) = state.store.get(spec.key.as_str()).await
         && state.fresh_for(&c, fp, state.clock.now_ms())
     {
-        return Ok(Arc::new(Fetched { entry: c, mode: Mode::Hit }));
+        return Ok(Arc::new(Fetched {
+            entry: c,
+            mode: Mode::Hit,
+        }));
     }
     let mut headers = response::forward_headers(req.headers);
     if let Some(c) = cached.as_deref().filter(|_| spec.graphql.is_none()) {
@@ -110,13 +119,21 @@ async fn fetch(
             set_header(&mut headers, header::IF_NONE_MATCH, Some(&mine));
         }
     }
-    let (method, body) = if spec.graphql.is_some() { (Method::POST, req.body.clone()) } else { (Method::GET, Bytes::new()) };
+    let (method, body) = if spec.graphql.is_some() {
+        (Method::POST, req.body.clone())
+    } else {
+        (Method::GET, Bytes::new())
+    };
     let sent_at = state.clock.now_ms();
     let result = state
         .governor
-        .run(fp, Kind::Read, resource_of(req.path), || state.clock.now_ms() / 1000, || {
-            state.send_upstream(method.clone(), req.path, req.query, headers.clone(), body.clone())
-        })
+        .run(
+            fp,
+            Kind::Read,
+            resource_of(req.path),
+            || state.clock.now_ms() / 1000,
+            || state.send_upstream(method.clone(), req.path, req.query, headers.clone(), body.clone()),
+        )
         .await;
     let resp = match result {
         Ok(resp) if !failing(&resp) => resp,
@@ -124,7 +141,10 @@ async fn fetch(
             // Stale-if-error: GitHub is failing or refusing; a recent enough copy keeps the job going.
             if let Some(c) = cached.as_ref().filter(|c| state.stale_ok(c, fp, state.clock.now_ms())) {
                 tracing::warn!(path = req.path, "upstream failing; serving a stale entry");
-                return Ok(Arc::new(Fetched { entry: c.clone(), mode: Mode::Stale }));
+                return Ok(Arc::new(Fetched {
+                    entry: c.clone(),
+                    mode: Mode::Stale,
+                }));
             }
             failed?
         }
@@ -136,10 +156,18 @@ async fn fetch(
         renewed.fetched_at_ms = sent_at;
         let renewed = Arc::new(renewed);
         state.store.put(spec.key.as_str(), renewed.clone());
-        return Ok(Arc::new(Fetched { entry: renewed, mode: Mode::Revalidated }));
+        return Ok(Arc::new(Fetched {
+            entry: renewed,
+            mode: Mode::Revalidated,
+        }));
     }
     let cacheable = is_cacheable(&resp, spec.graphql.is_some());
-    let header = |name| resp.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::to_owned);
+    let header = |name| {
+        resp.headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let entry = Arc::new(StoredResponse {
         status: resp.status.as_u16(),
         headers: response::stored_headers(&resp.headers),
@@ -149,20 +177,30 @@ async fn fetch(
         fetched_at_ms: sent_at,
         ttl_secs: u32::try_from(spec.ttl.as_secs()).unwrap_or(u32::MAX),
         token_fp: fp,
-        request_accept: req.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        request_accept: req
+            .headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         tags: spec.tags.clone(),
     });
     if cacheable {
         state.store.put(spec.key.as_str(), entry.clone());
     }
-    Ok(Arc::new(Fetched { entry, mode: Mode::Miss }))
+    Ok(Arc::new(Fetched {
+        entry,
+        mode: Mode::Miss,
+    }))
 }
 
 /// GitHub failing (5xx) or refusing for rate limits (403/429 with limit headers).
 fn failing(resp: &UpstreamResponse) -> bool {
     let limited = (resp.status == StatusCode::FORBIDDEN || resp.status == StatusCode::TOO_MANY_REQUESTS)
         && (resp.headers.contains_key(header::RETRY_AFTER)
-            || resp.headers.get("x-ratelimit-remaining").is_some_and(|v| v.as_bytes() == b"0"));
+            || resp
+                .headers
+                .get("x-ratelimit-remaining")
+                .is_some_and(|v| v.as_bytes() == b"0"));
     resp.status.is_server_error() || limited
 }
 

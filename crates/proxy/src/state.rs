@@ -4,8 +4,8 @@ use crate::clock::Clock;
 use crate::coalesce::Coalescer;
 use crate::config::ProxyConfig;
 use crate::governor::{GovernedError, Governor};
-use crate::proof::Proofs;
 use crate::invalidation::Invalidations;
+use crate::proof::Proofs;
 use crate::response::Fetched;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::upstream::Upstream;
@@ -79,7 +79,9 @@ impl State {
     ) -> Result<crate::upstream::UpstreamResponse, crate::upstream::UpstreamError> {
         let result = self.upstream.send(method, path, query, headers, body).await;
         match &result {
-            Ok(r) => self.stats.upstream(r.status != http::StatusCode::NOT_MODIFIED && !r.status.is_server_error()),
+            Ok(r) => self
+                .stats
+                .upstream(r.status != http::StatusCode::NOT_MODIFIED && !r.status.is_server_error()),
             Err(_) => self.stats.upstream_error(),
         }
         result

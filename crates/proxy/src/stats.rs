@@ -20,7 +20,14 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [Mode::Hit, Mode::Miss, Mode::Revalidated, Mode::Stale, Mode::Coalesced, Mode::Bypass];
+    pub const ALL: [Mode; 6] = [
+        Mode::Hit,
+        Mode::Miss,
+        Mode::Revalidated,
+        Mode::Stale,
+        Mode::Coalesced,
+        Mode::Bypass,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -34,7 +41,7 @@ impl Mode {
     }
 
     /// Answered without a full upstream transfer.
-    fn from_cache(self) -> bool {
+    fn served_from_cache(self) -> bool {
         matches!(self, Mode::Hit | Mode::Revalidated | Mode::Stale | Mode::Coalesced)
     }
 }
@@ -115,7 +122,7 @@ impl Stats {
             Mode::Bypass => &self.bypass,
         };
         counter.fetch_add(1, Relaxed);
-        if mode.from_cache() {
+        if mode.served_from_cache() {
             self.bytes_saved.fetch_add(body_len as u64, Relaxed);
         }
         let micros = (elapsed.as_micros() as u64).clamp(1, 60_000_000);

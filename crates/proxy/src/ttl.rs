@@ -58,12 +58,18 @@ pub struct UnknownOperation(pub String);
 
 impl TtlTable {
     pub fn new(default: Duration) -> Self {
-        TtlTable { default, overrides: HashMap::new() }
+        TtlTable {
+            default,
+            overrides: HashMap::new(),
+        }
     }
 
     /// The seed's `set_operation_ttl`.
     pub fn set(&mut self, operation: &str, ttl: Duration) -> Result<(), UnknownOperation> {
-        let op = OPERATIONS.iter().find(|o| **o == operation).ok_or_else(|| UnknownOperation(operation.to_owned()))?;
+        let op = OPERATIONS
+            .iter()
+            .find(|o| **o == operation)
+            .ok_or_else(|| UnknownOperation(operation.to_owned()))?;
         if *op == "default" {
             self.default = ttl;
         } else {
@@ -113,7 +119,7 @@ pub fn parse_go_duration(s: &str) -> Option<Duration> {
         };
         any = true;
     }
-    (any && num.is_empty() && total.is_finite() && total >= 0.0 && total < 1e9).then(|| Duration::from_secs_f64(total))
+    (any && num.is_empty() && (0.0..1e9).contains(&total)).then(|| Duration::from_secs_f64(total))
 }
 
 #[cfg(test)]

@@ -53,7 +53,10 @@ pub struct LatencyBuckets {
 impl LatencyBuckets {
     fn record(&self, d: Duration) {
         let secs = d.as_secs_f64();
-        let i = LATENCY_BUCKETS.iter().position(|b| secs <= *b).unwrap_or(LATENCY_BUCKETS.len());
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
         self.counts[i].fetch_add(1, Ordering::Relaxed);
         self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
@@ -84,7 +87,12 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build(https);
-        Upstream { base, client, timeout, latency: LatencyBuckets::default() }
+        Upstream {
+            base,
+            client,
+            timeout,
+            latency: LatencyBuckets::default(),
+        }
     }
 
     /// Sends one request. `headers` are the client's, already filtered; `Host` and

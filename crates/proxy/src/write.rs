@@ -23,12 +23,20 @@ pub async fn pass_through(
     let headers = response::forward_headers(&parts.headers);
     let idempotent = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     // Only idempotent requests may be retried; a write may have reached GitHub already.
-    let kind = if idempotent && invalidates.is_none() { Kind::Read } else { Kind::Write };
+    let kind = if idempotent && invalidates.is_none() {
+        Kind::Read
+    } else {
+        Kind::Write
+    };
     let resp = state
         .governor
-        .run(fp, kind, resource_of(path), || state.clock.now_ms() / 1000, || {
-            state.send_upstream(parts.method.clone(), path, query, headers.clone(), body.clone())
-        })
+        .run(
+            fp,
+            kind,
+            resource_of(path),
+            || state.clock.now_ms() / 1000,
+            || state.send_upstream(parts.method.clone(), path, query, headers.clone(), body.clone()),
+        )
         .await?;
     if let Some(tags) = invalidates
         && resp.status.is_success()
