@@ -68,8 +68,7 @@ pub fn analyze(body: &[u8]) -> GraphqlOp {
         })
         && !tokens
             .iter()
-            .any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"))
-        && !tokens.iter().any(|t| t == "fragment");
+            .any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"));
     GraphqlOp::Query { repo, shareable }
 }
 
@@ -117,28 +116,41 @@ fn tokenize(query: &str) -> Vec<String> {
     out
 }
 
-/// Field names directly inside the first operation's selection set; `None` if the document has
-/// more than one top-level definition or a spread at the root.
+/// Field names directly inside the operation's selection set. `None` unless the document has
+/// exactly one operation (fragment definitions beside it are fine) and no spread at its root.
 fn root_fields(tokens: &[String]) -> Option<Vec<String>> {
     let mut depth = 0usize;
     let mut parens = 0usize;
     let mut roots = Vec::new();
-    let mut definitions = 0;
+    let mut operations = 0;
+    // Whether the top-level definition being read is a fragment (its fields are not roots).
+    let mut in_fragment = false;
+    let mut header_start = true;
     let mut i = 0;
     while i < tokens.len() {
         let t = tokens[i].as_str();
+        if depth == 0 && parens == 0 && header_start && t != "{" {
+            in_fragment = t == "fragment";
+            header_start = false;
+        }
         match t {
             "(" => parens += 1,
             ")" => parens = parens.saturating_sub(1),
             "{" if parens == 0 => {
-                if depth == 0 {
-                    definitions += 1;
+                if depth == 0 && !in_fragment {
+                    operations += 1;
                 }
                 depth += 1;
             }
-            "}" if parens == 0 => depth = depth.saturating_sub(1),
-            "." if depth == 1 && parens == 0 => return None,
-            _ if depth == 1 && parens == 0 && t != ":" && t != "." => {
+            "}" if parens == 0 => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    header_start = true;
+                    in_fragment = false;
+                }
+            }
+            "." if depth == 1 && parens == 0 && !in_fragment => return None,
+            _ if depth == 1 && parens == 0 && !in_fragment && t != ":" && t != "." => {
                 // `alias: field` names `field`.
                 if tokens.get(i + 1).is_some_and(|n| n == ":") {
                     i += 2;
@@ -151,7 +163,7 @@ fn root_fields(tokens: &[String]) -> Option<Vec<String>> {
         }
         i += 1;
     }
-    (definitions == 1).then_some(roots)
+    (operations == 1).then_some(roots)
 }
 
 #[cfg(test)]
@@ -181,6 +193,17 @@ mod tests {
     }
 
     #[test]
+    fn gh_issue_list_is_shareable() {
+        // What Debian's gh 2.23 sends for `gh issue list -R octo/hello`.
+        let q = "fragment issue on Issue {number,title,url,state,updatedAt,labels(first:100){nodes{id,name,description,color},totalCount},stateReason}\n\tquery IssueList($owner: String!, $repo: String!, $limit: Int, $endCursor: String, $states: [IssueState!] = OPEN, $assignee: String, $author: String, $mention: String) {\n\t\trepository(owner: $owner, name: $repo) {\n\t\t\thasIssuesEnabled\n\t\t\tissues(first: $limit, after: $endCursor, orderBy: {field: CREATED_AT, direction: DESC}, states: $states, filterBy: {assignee: $assignee, createdBy: $author, mentioned: $mention}) {\n\t\t\t\ttotalCount\n\t\t\t\tnodes {\n\t\t\t\t\t...issue\n\t\t\t\t}\n\t\t\t\tpageInfo {\n\t\t\t\t\thasNextPage\n\t\t\t\t\tendCursor\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}";
+        assert_eq!(
+            op(q, r#"{"limit":30,"owner":"octo","repo":"hello","states":["OPEN"]}"#),
+            GraphqlOp::Query { repo: Some("octo/hello".into()), shareable: true }
+        );
+        assert!(shareable("query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ ...F } } fragment F on Repository { id }"));
+    }
+
+    #[test]
     fn queries_that_reach_further_are_not() {
         for q in [
             "{ viewer { login } }",
@@ -188,7 +211,8 @@ mod tests {
             "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ id } viewer { login } }",
             "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ issue(number:1){ timelineItems(first:5){ totalCount } } } }",
             "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ parent { nameWithOwner } } }",
-            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ ...F } } fragment F on Repository { id }",
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ id } } query B { viewer { login } }",
+            "fragment F on Query { viewer { login } } query($owner:String!,$repo:String!){ ...F repository(owner:$owner,name:$repo){ id } }",
             "query($owner:String!,$repo:String!){ ...on Query { repository(owner:$owner,name:$repo){ id } } }",
             "query { search(query:\"repo:o/r\", type: ISSUE, first: 1) { issueCount } }",
         ] {
