@@ -25,6 +25,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Print a running daemon's statistics as JSON.
     Stats(client::StatsArgs),
+    /// Drop cached entries from a running daemon, by key or by prefix.
+    Invalidate(client::InvalidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Stats(args) => client::stats(args).await,
+            Command::Invalidate(args) => client::invalidate(args).await,
         }
     });
     match result {

@@ -277,5 +277,13 @@ async fn pygithub_paginates_through_the_tcp_base_url() {
     );
     let stats = daemon_stats(&d).await;
     assert!(stats["cache_hits"].as_u64().unwrap() >= 5, "{stats}");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .args(["invalidate", "--prefix", "/repos/octo/hello/issues", "--socket"])
+        .arg(&d.socket))
+    .await;
+    assert_eq!(out.trim(), "invalidated 4 entries");
+    let out = run(Command::new("python3").arg(&script).args([&d.base_url(), TOKEN_ALICE, "octo/hello"])).await;
+    assert!(out.contains("\"issues\": 120"), "{out}");
+    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues"), 8, "pages fetched again after invalidation");
     d.stop().await;
 }
