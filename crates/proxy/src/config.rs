@@ -28,6 +28,10 @@ pub struct ProxyConfig {
     /// How long past its TTL an entry may still be served when GitHub fails (stale-if-error).
     pub max_stale: Duration,
     pub policy: SharePolicy,
+    /// Keys entries by token as well (each token its own cache, revalidating with its own
+    /// ETags): the model of per-token caching proxies, kept for the workload benchmark's
+    /// side-by-side comparison. Not offered on the command line.
+    pub partition_by_token: bool,
 }
 
 impl ProxyConfig {
@@ -40,6 +44,7 @@ impl ProxyConfig {
             governor: GovernorConfig::default(),
             max_stale: Duration::from_secs(24 * 3600),
             policy: SharePolicy::Verify,
+            partition_by_token: false,
         }
     }
 }

@@ -60,6 +60,21 @@ impl State {
 
 pub async fn read(state: &Arc<State>, req: &ReadRequest<'_>, spec: &ReadSpec) -> Result<Answer, GovernedError> {
     let fp = state.fingerprints.fingerprint(token_of(req.headers));
+    if state.config.partition_by_token {
+        let mut own = ReadSpec { key: spec.key.partitioned(&fp.0), tags: spec.tags.clone(), ttl: spec.ttl, graphql: None };
+        // A partitioned cache never shares, so GraphQL needs no proof; keep it a GraphQL read.
+        own.graphql = spec.graphql.as_ref().map(|_| crate::classify::GraphqlRead { shareable_repo: None });
+        return read_unpartitioned(state, req, &own, fp).await;
+    }
+    read_unpartitioned(state, req, spec, fp).await
+}
+
+async fn read_unpartitioned(
+    state: &Arc<State>,
+    req: &ReadRequest<'_>,
+    spec: &ReadSpec,
+    fp: Fingerprint,
+) -> Result<Answer, GovernedError> {
     let cached = state.store.get(spec.key.as_str()).await;
     if let Some(c) = &cached {
         let now = state.clock.now_ms();
