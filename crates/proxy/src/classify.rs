@@ -20,6 +20,8 @@ pub struct ReadSpec {
     pub tags: Vec<String>,
     pub ttl: Duration,
     pub graphql: Option<GraphqlRead>,
+    /// Ask GitHub even when a fresh entry exists (indicator checks need GitHub's word now).
+    pub force_revalidate: bool,
 }
 
 /// What a GraphQL read may be shared on.
@@ -27,6 +29,8 @@ pub struct ReadSpec {
 pub struct GraphqlRead {
     /// `owner/repo` when the query reads only that repository (shareable after a proof).
     pub shareable_repo: Option<String>,
+    /// The repository's REST indicators vouch for the answer (free revalidation).
+    pub indicators_cover: bool,
 }
 
 #[derive(Debug)]
@@ -65,7 +69,7 @@ pub fn classify(
     let hinted = header("x-gh-cache-ttl").and_then(parse_go_duration);
     if path == "/graphql" && method == Method::POST {
         return match graphql::analyze(body) {
-            GraphqlOp::Query { repo, shareable } => {
+            GraphqlOp::Query { repo, shareable, indicators_cover } => {
                 let mut tags = vec![TAG_GRAPHQL.to_owned()];
                 tags.extend(repo.clone());
                 Class::Read(ReadSpec {
@@ -79,9 +83,8 @@ pub fn classify(
                     }),
                     tags,
                     ttl: hinted.unwrap_or_else(|| ttls.ttl("graphql")),
-                    graphql: Some(GraphqlRead {
-                        shareable_repo: repo.filter(|_| shareable),
-                    }),
+                    graphql: Some(GraphqlRead { shareable_repo: repo.filter(|_| shareable), indicators_cover }),
+                    force_revalidate: false,
                 })
             }
             // A mutation may change anything GraphQL or REST can see.
@@ -109,6 +112,7 @@ pub fn classify(
             tags: read_tags(path),
             ttl,
             graphql: None,
+            force_revalidate: false,
         });
     }
     if method == Method::OPTIONS {

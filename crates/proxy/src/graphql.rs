@@ -15,6 +15,9 @@ pub enum GraphqlOp {
         repo: Option<String>,
         /// True when the answer depends only on that repository.
         shareable: bool,
+        /// True when the repository's REST indicators (its own record and its most recently
+        /// updated issue or pull request) change whenever the answer would.
+        indicators_cover: bool,
     },
     Mutation,
     Other,
@@ -22,6 +25,33 @@ pub enum GraphqlOp {
 
 /// Root fields that read nothing beyond the named repository.
 const SHAREABLE_ROOTS: &[&str] = &["repository", "rateLimit", "__typename"];
+
+/// Parts of a repository whose changes do not show in the repository record nor in any issue's
+/// or pull request's `updated_at`: a query reading them is revalidated only by refetching.
+const NOT_COVERED: &[&str] = &[
+    "releases",
+    "latestRelease",
+    "release",
+    "refs",
+    "ref",
+    "defaultBranchRef",
+    "object",
+    "history",
+    "checkSuites",
+    "statusCheckRollup",
+    "deployments",
+    "environments",
+    "discussions",
+    "discussion",
+    "milestones",
+    "milestone",
+    "projects",
+    "projectsV2",
+    "packages",
+    "collaborators",
+    "vulnerabilityAlerts",
+    "rateLimit",
+];
 
 /// Fields that reach other repositories or answer per viewer.
 const REACHING: &[&str] = &[
@@ -69,7 +99,8 @@ pub fn analyze(body: &[u8]) -> GraphqlOp {
         && !tokens
             .iter()
             .any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"));
-    GraphqlOp::Query { repo, shareable }
+    let indicators_cover = shareable && !tokens.iter().any(|t| NOT_COVERED.contains(&t.as_str()));
+    GraphqlOp::Query { repo, shareable, indicators_cover }
 }
 
 /// Names and punctuation, with strings and comments removed.
@@ -198,9 +229,15 @@ mod tests {
         let q = "fragment issue on Issue {number,title,url,state,updatedAt,labels(first:100){nodes{id,name,description,color},totalCount},stateReason}\n\tquery IssueList($owner: String!, $repo: String!, $limit: Int, $endCursor: String, $states: [IssueState!] = OPEN, $assignee: String, $author: String, $mention: String) {\n\t\trepository(owner: $owner, name: $repo) {\n\t\t\thasIssuesEnabled\n\t\t\tissues(first: $limit, after: $endCursor, orderBy: {field: CREATED_AT, direction: DESC}, states: $states, filterBy: {assignee: $assignee, createdBy: $author, mentioned: $mention}) {\n\t\t\t\ttotalCount\n\t\t\t\tnodes {\n\t\t\t\t\t...issue\n\t\t\t\t}\n\t\t\t\tpageInfo {\n\t\t\t\t\thasNextPage\n\t\t\t\t\tendCursor\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}";
         assert_eq!(
             op(q, r#"{"limit":30,"owner":"octo","repo":"hello","states":["OPEN"]}"#),
-            GraphqlOp::Query { repo: Some("octo/hello".into()), shareable: true }
+            GraphqlOp::Query { repo: Some("octo/hello".into()), shareable: true, indicators_cover: true }
         );
         assert!(shareable("query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ ...F } } fragment F on Repository { id }"));
+    }
+
+    #[test]
+    fn indicators_do_not_cover_releases_or_refs() {
+        let q = "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ latestRelease { tagName } } }";
+        assert!(matches!(op(q, r#"{"owner":"o","repo":"r"}"#), GraphqlOp::Query { shareable: true, indicators_cover: false, .. }));
     }
 
     #[test]
@@ -220,10 +257,7 @@ mod tests {
         }
         assert!(matches!(
             op("query { repository(owner:\"o\", name:\"r\") { id } }", "{}"),
-            GraphqlOp::Query {
-                repo: None,
-                shareable: false
-            }
+            GraphqlOp::Query { repo: None, shareable: false, .. }
         ));
     }
 
@@ -252,7 +286,7 @@ mod tests {
     #[test]
     fn variables_must_name_one_repository() {
         assert!(
-            matches!(op("query($owner:String!,$name:String!){ repository(owner:$owner,name:$name){ id } }", r#"{"owner":"O","name":"R"}"#), GraphqlOp::Query { repo: Some(r), shareable: true } if r == "o/r")
+            matches!(op("query($owner:String!,$name:String!){ repository(owner:$owner,name:$name){ id } }", r#"{"owner":"O","name":"R"}"#), GraphqlOp::Query { repo: Some(r), shareable: true, .. } if r == "o/r")
         );
         assert!(matches!(
             op(

@@ -14,6 +14,7 @@ mod errors;
 mod governor;
 mod graphql;
 mod handler;
+mod indicators;
 mod invalidation;
 mod metrics;
 mod proof;

