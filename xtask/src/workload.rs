@@ -82,9 +82,11 @@ struct Running {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn start_proxy(sim: &SimHandle, partition: bool) -> anyhow::Result<Running> {
+async fn start_proxy(sim: &SimHandle, model: Model) -> anyhow::Result<Running> {
     let mut config = ProxyConfig::new(UpstreamBase::parse(&sim.base_url)?);
-    config.partition_by_token = partition;
+    config.partition_by_token = model == Model::PerTokenPartitioned;
+    // gh's own cache keeps an answer for its TTL and no longer; so does this model.
+    config.graphql_indicators = model != Model::PrivatePerJob;
     // Writes are spaced by the governor; keep the run short without changing what is counted.
     config.governor.write_spacing = Duration::ZERO;
     let state = State::new(config, Arc::new(store::Store::memory_only(256 << 20)));
@@ -172,15 +174,15 @@ pub async fn run_model(model: Model, writes: bool) -> anyhow::Result<Outcome> {
     let mut calls = 0;
     let mut stale = 0;
     let shared = match model {
-        Model::PerTokenPartitioned => Some(start_proxy(&sim, true).await?),
-        Model::Ours => Some(start_proxy(&sim, false).await?),
+        Model::PerTokenPartitioned => Some(start_proxy(&sim, model).await?),
+        Model::Ours => Some(start_proxy(&sim, model).await?),
         _ => None,
     };
     for j in 0..JOBS {
         let (c, s) = match (model, &shared) {
             (Model::NoCache, _) => job(sim.addr, j, writes).await?,
             (Model::PrivatePerJob, _) => {
-                let p = start_proxy(&sim, false).await?;
+                let p = start_proxy(&sim, model).await?;
                 let r = job(p.addr, j, writes).await?;
                 p.stop().await;
                 r

@@ -32,6 +32,9 @@ pub struct ProxyConfig {
     /// ETags): the model of per-token caching proxies, kept for the workload benchmark's
     /// side-by-side comparison. Not offered on the command line.
     pub partition_by_token: bool,
+    /// GraphQL answers keep REST indicators for free revalidation (see `indicators`). Off, a
+    /// GraphQL answer lives exactly its TTL: the model of a plain TTL cache in the benchmark.
+    pub graphql_indicators: bool,
 }
 
 impl ProxyConfig {
@@ -45,6 +48,7 @@ impl ProxyConfig {
             max_stale: Duration::from_secs(24 * 3600),
             policy: SharePolicy::Verify,
             partition_by_token: false,
+            graphql_indicators: true,
         }
     }
 }

@@ -158,7 +158,8 @@ async fn fetch(
     }
     // Indicators are read *before* the answer is fetched: a change between the two then shows
     // as a difference later (a refetch), never as a change the baseline already contains.
-    let validators = match (spec.graphql.as_ref().filter(|g| g.indicators_cover), spec.tags.get(1)) {
+    let indicated = spec.graphql.as_ref().filter(|g| g.indicators_cover && state.config.graphql_indicators);
+    let validators = match (indicated, spec.tags.get(1)) {
         (Some(_), Some(repo)) => crate::indicators::baseline(state, req.headers, repo).await.unwrap_or_default(),
         _ => Vec::new(),
     };
