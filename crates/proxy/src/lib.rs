@@ -11,6 +11,7 @@ mod coalesce;
 mod config;
 mod control;
 mod errors;
+mod etag_health;
 mod governor;
 mod graphql;
 mod handler;

@@ -145,15 +145,22 @@ async fn fetch(
         }));
     }
     let mut headers = response::forward_headers(req.headers);
+    let mut recomputed_etag = false;
     if let Some(c) = cached.as_deref().filter(|_| spec.graphql.is_none()) {
         if c.token_fp == fp {
             set_header(&mut headers, header::IF_NONE_MATCH, c.etag.as_deref());
             set_header(&mut headers, header::IF_MODIFIED_SINCE, c.last_modified.as_deref());
-        } else if c.etag.is_some() {
+        } else if c.etag.is_some() && !state.etag_health.broken() {
             // Another token's entry: only an ETag computed for *this* token proves GitHub would
-            // send it this body. If-Modified-Since alone would not (per-user answers).
+            // send it this body.
             let mine = github_etag(etag_inputs(req.headers), &c.body);
             set_header(&mut headers, header::IF_NONE_MATCH, Some(&mine));
+            recomputed_etag = true;
+        } else if crate::etag_health::same_for_every_reader(req.path) {
+            // GitHub stopped accepting recomputed ETags: fall back to If-Modified-Since, but only
+            // where the answer cannot differ between readers (never /user, never /repos/O/R
+            // with its per-user permissions), or a 304 could confirm someone else's view.
+            set_header(&mut headers, header::IF_MODIFIED_SINCE, c.last_modified.as_deref());
         }
     }
     // Indicators are read *before* the answer is fetched: a change between the two then shows
@@ -193,6 +200,9 @@ async fn fetch(
             failed?
         }
     };
+    if recomputed_etag && let Some(c) = cached.as_deref() {
+        state.etag_health.observe(resp.status == StatusCode::NOT_MODIFIED, resp.status == StatusCode::OK && resp.body == c.body);
+    }
     if resp.status == StatusCode::NOT_MODIFIED
         && let Some(c) = cached
     {

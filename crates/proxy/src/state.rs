@@ -28,6 +28,7 @@ pub struct State {
     pub(crate) coalescer: Coalescer<(CacheKey, Fingerprint), Outcome>,
     pub(crate) governor: Governor,
     pub(crate) proofs: Proofs,
+    pub(crate) etag_health: crate::etag_health::EtagHealth,
 }
 
 impl State {
@@ -52,6 +53,7 @@ impl State {
             coalescer: Coalescer::new(),
             governor,
             proofs: Proofs::default(),
+            etag_health: Default::default(),
         })
     }
 
@@ -64,7 +66,9 @@ impl State {
     }
 
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot(&self.store.stats())
+        let mut snap = self.stats.snapshot(&self.store.stats());
+        (snap.cross_token_etags_confirmed, snap.cross_token_etags_rejected) = self.etag_health.counts();
+        snap
     }
 
     /// One upstream attempt, counted: GitHub charges every answer but authorized 304s and its

@@ -85,6 +85,10 @@ pub struct StatsSnapshot {
     pub rate_limit_units_saved: u64,
     pub bytes_saved: u64,
     pub rejected_requests: u64,
+    /// Cross-token conditional requests GitHub answered 304 to our recomputed ETag.
+    pub cross_token_etags_confirmed: u64,
+    /// ... and those it answered 200 with the same body (the formula may have changed).
+    pub cross_token_etags_rejected: u64,
     pub latency_ms: Latency,
     pub store: StoreFigures,
 }
@@ -204,6 +208,8 @@ impl Stats {
             rate_limit_units_saved: served_from_cache,
             bytes_saved: get(&self.bytes_saved),
             rejected_requests: get(&self.client_errors),
+            cross_token_etags_confirmed: 0,
+            cross_token_etags_rejected: 0,
             latency_ms: latency,
             store: StoreFigures {
                 memory_entries: store.memory.entries,
