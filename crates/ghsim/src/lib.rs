@@ -12,8 +12,11 @@
 //!   executor with fragments, variables, aliases and `@skip`/`@include`, over a slice of the
 //!   schema: `repository` (with `issues`, `issue`, `labels`, ...), `viewer`, `user`,
 //!   `rateLimit`, `search(type: ISSUE)`, `node(s)`, and the mutations `createIssue`,
-//!   `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`. Enough for `gh issue list`,
-//!   `gh issue create`, `gh issue view`-style queries (fixtures in `tests/fixtures/`).
+//!   `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`, `addLabelsToLabelable`,
+//!   `removeLabelsFromLabelable`. Enough for gh 2.23's `issue list` (also `--label`,
+//!   `--search`, `--state all` past 100), `issue create`, `issue view [--comments]`,
+//!   `issue close/reopen/comment/edit`, `issue status`, `api graphql` (captured queries in
+//!   `tests/fixtures/gh-2.23-queries.json`).
 //! - Tokens with per-repository access ([`Access`]); private repositories answer 404 to
 //!   everyone else; unknown tokens 401; no token = anonymous.
 //! - GitHub's token-specific ETag ([`etag`]), `Last-Modified`, `If-None-Match` /
@@ -25,7 +28,8 @@
 //! # What is not modelled
 //! - Pull requests, commits, contents, releases, checks, orgs/teams, milestones, reactions,
 //!   projects, events, timelines (empty where clients ask), webhooks, issue locking.
-//! - GraphQL: no type checking of arguments or variables, no introspection, no
+//! - GraphQL: no type checking of arguments or variables, no introspection beyond
+//!   `__type(name:) { fields { name } }` (which gh uses on GHES), no
 //!   `Field 'x' is missing required arguments` checks; only the fields listed in
 //!   `graphql/schema.rs` exist (others are `undefinedField` errors). Cursors are opaque but not
 //!   GitHub's format. No GraphQL node/edge limits beyond `first`/`last` <= 100.

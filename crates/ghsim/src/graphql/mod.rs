@@ -4,7 +4,9 @@
 //! request was valid.
 
 mod exec;
+mod introspect;
 mod mutation;
+mod objects;
 mod parse;
 mod schema;
 

@@ -1,4 +1,5 @@
-//! GraphQL mutations: `createIssue`, `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`.
+//! GraphQL mutations: `createIssue`, `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`,
+//! `addLabelsToLabelable`, `removeLabelsFromLabelable`.
 //! They are applied to the model first; their payloads are projected afterwards like any
 //! other object.
 
@@ -40,10 +41,16 @@ impl Outcome {
                     r,
                     r.issue(*number).expect("mutated issue exists"),
                 ));
+                // Label mutations name the changed object `labelable`.
+                let key = if payload.ends_with("LabelablePayload") {
+                    "labelable"
+                } else {
+                    "issue"
+                };
                 Out::Obj(Obj::Value(
                     payload,
                     vec![
-                        ("issue", issue),
+                        (key, issue),
                         ("clientMutationId", client_mutation_id(client_id)),
                     ],
                 ))
@@ -208,6 +215,47 @@ pub fn apply(
                     (patch.labels, patch.assignees) = labels_assignees(model, ri, push, &input);
                 }
             }
+            model.update_issue(ri, number, &login, patch);
+            Ok(Outcome::Issue {
+                payload,
+                repo: ri,
+                number,
+                client_id,
+            })
+        }
+        "addLabelsToLabelable" | "removeLabelsFromLabelable" => {
+            let add = field.starts_with("add");
+            let (input_type, payload) = if add {
+                ("AddLabelsToLabelableInput", "AddLabelsToLabelablePayload")
+            } else {
+                (
+                    "RemoveLabelsFromLabelableInput",
+                    "RemoveLabelsFromLabelablePayload",
+                )
+            };
+            let (ri, number, _) = find_issue(model, "labelableId", input_type)?;
+            if !caller.can_push(&model.repos[ri]) {
+                return Err(forbidden(&upper_first(field)));
+            }
+            let (named, _) = labels_assignees(model, ri, true, &input);
+            let mut labels = model.repos[ri]
+                .issue(number)
+                .map(|i| i.labels.clone())
+                .unwrap_or_default();
+            for name in named.unwrap_or_default() {
+                let present = labels.iter().position(|l| l.eq_ignore_ascii_case(&name));
+                match (add, present) {
+                    (true, None) => labels.push(name),
+                    (false, Some(at)) => {
+                        labels.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let patch = IssuePatch {
+                labels: Some(labels),
+                ..IssuePatch::default()
+            };
             model.update_issue(ri, number, &login, patch);
             Ok(Outcome::Issue {
                 payload,
