@@ -6,8 +6,11 @@
 //!   labels, comments) and private `octo/secret`; users octocat, alice, bob, carol.
 //! - REST: `GET /repos/{o}/{r}`; issues list (`state`, `labels`, `sort`, `direction`, `since`,
 //!   `creator`, `assignee`, `per_page`, `page`, `Link`), get, create, update; comments list and
-//!   create; labels list, get, create; `/users/{login}`, `/user`, `/search/issues` (see
-//!   [`search`] for the `q` subset), `/rate_limit`.
+//!   create; labels list, get, create; `/users/{login}`, `/user`, `/search/issues`,
+//!   `/rate_limit`. Search `q` understands `repo:o/r`, `user:`/`org:`, `is:issue|pr|open|closed`,
+//!   `type:`, `state:`, `label:` (repeatable, quoted, negatable), `no:label`, `no:assignee`,
+//!   `author:`, `assignee:`, `in:title|body|comments`, `sort:field-dir`, and free-text words
+//!   (all must occur in title and body, or the `in:` fields).
 //! - GraphQL (`POST /graphql`, or `/api/graphql` with prefix `/api/v3`): a small parser and
 //!   executor with fragments, variables, aliases and `@skip`/`@include`, over a slice of the
 //!   schema: `repository` (with `issues`, `issue`, `labels`, ...), `viewer`, `user`,
@@ -19,7 +22,7 @@
 //!   `tests/fixtures/gh-2.23-queries.json`).
 //! - Tokens with per-repository access ([`Access`]); private repositories answer 404 to
 //!   everyone else; unknown tokens 401; no token = anonymous.
-//! - GitHub's token-specific ETag ([`etag`]), `Last-Modified`, `If-None-Match` /
+//! - GitHub's token-specific ETag (see FACTS.md), `Last-Modified`, `If-None-Match` /
 //!   `If-Modified-Since` answered 304 (free when authorized), GitHub's standard headers, gzip.
 //! - Primary limits per login and resource with `x-ratelimit-*` headers; the secondary limit on
 //!   concurrent requests; GraphQL cost as GitHub computes it.
@@ -52,7 +55,7 @@
 mod auth;
 mod config;
 mod control;
-pub mod etag;
+mod etag;
 mod faults;
 mod graphql;
 mod limits;
@@ -60,7 +63,7 @@ mod model;
 mod pipeline;
 mod render;
 mod rest;
-pub mod search;
+mod search;
 mod seed;
 mod server;
 mod state;
@@ -75,7 +78,7 @@ pub use config::{
 };
 pub use faults::Faults;
 pub use model::{Comment, Issue, IssueState, Label, Model, Repo, User, UserKind};
-pub use server::{Sim, SimHandle, serve};
+pub use server::{Sim, SimHandle};
 pub use state::SimState;
 pub use stats::SimStats;
 pub use time::Timestamp;

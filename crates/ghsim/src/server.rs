@@ -102,7 +102,7 @@ impl SimHandle {
 }
 
 /// Accepts until shutdown; then waits (bounded) for open connections to finish.
-pub async fn serve(listener: TcpListener, app: Router, state: SimState) {
+async fn serve(listener: TcpListener, app: Router, state: SimState) {
     let tracker = TaskTracker::new();
     loop {
         tokio::select! {

@@ -22,6 +22,11 @@ async fn fail_next_answers_the_status_then_recovers() {
         let r = get(&url, Some(TOKEN_ALICE)).await;
         assert_eq!(r.status, StatusCode::BAD_GATEWAY);
         assert_eq!(r.json()["message"], "Bad Gateway");
+        assert_eq!(
+            r.rate("limit"),
+            5000,
+            "the caller's own bucket, not the anonymous one"
+        );
     }
     assert_eq!(get(&url, Some(TOKEN_ALICE)).await.status, StatusCode::OK);
     let s = sim.stats();

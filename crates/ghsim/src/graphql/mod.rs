@@ -84,26 +84,22 @@ pub async fn handle(
             fs[0].name == "rateLimit" && walker.args(fs[0]).bool("dryRun") == Some(true)
         });
     let caller = &ctx.caller;
-    let rate = {
-        let mut limiter = lock(&st.shared().limiter);
-        if dry_run {
-            limiter.peek(caller, Resource::Graphql)
-        } else {
-            match limiter.try_consume(caller, Resource::Graphql, cost) {
-                Ok(s) => s,
-                Err(_) => {
-                    let id = caller
-                        .login
-                        .as_deref()
-                        .and_then(|l| lock(&st.shared().model).user(l).map(|u| u.id));
-                    return errors(json!([{
-                        "type": "RATE_LIMITED",
-                        "code": "graphql_rate_limit",
-                        "message": format!("API rate limit already exceeded for user ID {}.", id.unwrap_or(0)),
-                    }]));
-                }
-            }
-        }
+    // Never hold the limiter and the model locks together (no lock-order worries).
+    let taken = if dry_run {
+        Ok(lock(&st.shared().limiter).peek(caller, Resource::Graphql))
+    } else {
+        lock(&st.shared().limiter).try_consume(caller, Resource::Graphql, cost)
+    };
+    let Ok(rate) = taken else {
+        let id = caller
+            .login
+            .as_deref()
+            .and_then(|l| lock(&st.shared().model).user(l).map(|u| u.id));
+        return errors(json!([{
+            "type": "RATE_LIMITED",
+            "code": "graphql_rate_limit",
+            "message": format!("API rate limit already exceeded for user ID {}.", id.unwrap_or(0)),
+        }]));
     };
     let charged = if dry_run { 0 } else { cost };
 
@@ -148,17 +144,17 @@ pub async fn handle(
         };
         (body, proj.invalid)
     };
+    if !invalid && let Some(work) = scratch {
+        *model = work;
+    }
+    drop(model);
     let charged = if invalid {
         // GitHub does not charge a query that fails validation.
         lock(&st.shared().limiter).refund(caller, Resource::Graphql, charged);
         0
     } else {
-        if let Some(work) = scratch {
-            *model = work;
-        }
         charged
     };
-    drop(model);
     let mut resp = json_response(StatusCode::OK, &body);
     resp.extensions_mut().insert(Charged(charged));
     resp
