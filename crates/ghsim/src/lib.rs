@@ -26,7 +26,9 @@
 //!   `If-Modified-Since` answered 304 (free when authorized), GitHub's standard headers, gzip.
 //! - Primary limits per login and resource with `x-ratelimit-*` headers; the secondary limit on
 //!   concurrent requests; GraphQL cost as GitHub computes it.
-//! - Fault injection and counters under `/_sim/` ([`Faults`], [`SimStats`]).
+//! - Fault injection and counters under `/_sim/` (outside any prefix, never counted or
+//!   charged): `GET /_sim/stats` ([`SimStats`]), `POST /_sim/reset-stats`, and
+//!   `GET|POST|DELETE /_sim/faults` ([`Faults`]; `POST` replaces the settings).
 //!
 //! # What is not modelled
 //! - Pull requests, commits, contents, releases, checks, orgs/teams, milestones, reactions,
