@@ -5,6 +5,7 @@
 
 mod exec;
 mod introspect;
+mod lex;
 mod mutation;
 mod objects;
 mod parse;
