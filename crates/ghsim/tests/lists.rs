@@ -76,6 +76,12 @@ async fn pagination_follows_link_headers_with_absolute_urls() {
     )
     .await;
     assert_eq!(r.json().as_array().unwrap().len(), 100);
+    let url = format!("{}/repos/octo/hello/issues?per_page=0&page=x", sim.base_url);
+    assert_eq!(
+        get(&url, None).await.json().as_array().unwrap().len(),
+        30,
+        "defaults"
+    );
     let r = get(
         &format!(
             "{}/repos/octo/hello/issues?labels=bug,enhancement&state=all&direction=asc",
