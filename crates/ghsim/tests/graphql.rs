@@ -303,6 +303,35 @@ async fn a_mutation_that_fails_validation_changes_nothing() {
     .json();
     assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
     assert_eq!(sim.state().with_model(|m| m.repos[0].issues.len()), 120);
+    // Several writes in one invalid request are all undone, timestamps included.
+    let before = sim.state().with_model(|m| {
+        (
+            m.repos[0].issue(7).cloned().unwrap(),
+            m.repos[0].issues_updated_at,
+        )
+    });
+    let q = r#"mutation {
+        a: closeIssue(input: {issueId: "I_kwDO100000009"}) { issue { number } }
+        b: addComment(input: {subjectId: "I_kwDO100000009", body: "x"}) { subject { nope } } }"#;
+    let body = graphql(&sim.graphql_url, TOKEN_ALICE, q, json!({}))
+        .await
+        .json();
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Field 'nope' doesn't exist on type 'Issue'"
+    );
+    let after = sim.state().with_model(|m| {
+        (
+            m.repos[0].issue(7).cloned().unwrap(),
+            m.repos[0].issues_updated_at,
+        )
+    });
+    assert_eq!(before.0.number, 7);
+    assert_eq!(
+        (after.0.state, after.0.comments.len(), after.0.updated_at),
+        (before.0.state, 0, before.0.updated_at)
+    );
+    assert_eq!(after.1, before.1);
     // The same mutation, valid, with aliases, fragments and directives.
     let q = r#"mutation($id: ID!, $skip: Boolean!) {
         made: createIssue(input: {repositoryId: $id, title: "x", clientMutationId: "c1"}) {

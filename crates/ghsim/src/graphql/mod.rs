@@ -1,7 +1,6 @@
 //! `POST /graphql`: parse the request, charge its cost on the `graphql` resource (answering
-//! HTTP 200 with a `RATE_LIMITED` error when it does not fit, as GitHub does), run mutations
-//! on a scratch copy of the model, project the result, and commit the copy only when the
-//! request was valid.
+//! HTTP 200 with a `RATE_LIMITED` error when it does not fit, as GitHub does), apply
+//! mutations, project the result, and undo the mutations when the request proved invalid.
 
 mod exec;
 mod introspect;
@@ -19,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::limits::Resource;
-use crate::model::Model;
 use crate::pipeline::Charged;
 use crate::rest::{ApiError, Ctx, json_response};
 use crate::state::{SimState, lock};
@@ -105,23 +103,23 @@ pub async fn handle(
     let charged = if dry_run { 0 } else { cost };
 
     let mut model = lock(&st.shared().model);
-    // Mutations run on a copy so that a request failing validation changes nothing.
-    let mut scratch: Option<Model> = None;
+    // Mutations write first; if the response then fails validation they are undone, so that
+    // an invalid request changes nothing (as GitHub validates before executing).
+    let mut undo = Vec::new();
     let mut mutations = Vec::new();
     if op.kind == OpKind::Mutation {
-        let mut work = model.clone();
         for (key, fields) in walker.collect(Some("Mutation"), &[&op.selection]) {
             let f = fields[0];
             if f.name != "__typename" {
-                let outcome = mutation::apply(&mut work, caller, &f.name, &walker.args(f));
+                let outcome =
+                    mutation::apply(&mut model, caller, &f.name, &walker.args(f), &mut undo);
                 mutations.push((key.to_owned(), outcome));
             }
         }
-        scratch = Some(work);
     }
     let (body, invalid) = {
         let env = Env {
-            model: scratch.as_ref().unwrap_or(&model),
+            model: &model,
             caller,
             urls: &ctx.urls,
             rate,
@@ -145,8 +143,10 @@ pub async fn handle(
         };
         (body, proj.invalid)
     };
-    if !invalid && let Some(work) = scratch {
-        *model = work;
+    if invalid {
+        for u in undo.into_iter().rev() {
+            model.undo(u);
+        }
     }
     drop(model);
     let charged = if invalid {

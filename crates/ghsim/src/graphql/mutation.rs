@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::exec::{Args, FieldError, Out};
 use super::schema::{Obj, client_mutation_id};
 use crate::auth::Caller;
-use crate::model::{IssuePatch, IssueState, Model, NewIssue, RepoIdx};
+use crate::model::{IssuePatch, IssueState, Model, NewIssue, RepoIdx, Undo};
 
 /// What a mutation did, enough to build its payload from the updated model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,13 +118,14 @@ fn ids(input: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
     })
 }
 
-/// Applies mutation root field `field`; `caller` is authenticated (the pipeline refuses
-/// anonymous GraphQL).
+/// Applies mutation root field `field` for an authenticated `caller` (the pipeline refuses
+/// anonymous GraphQL); every write first pushes its way back onto `undo`.
 pub fn apply(
     model: &mut Model,
     caller: &Caller,
     field: &str,
     args: &Args<'_>,
+    undo: &mut Vec<Undo>,
 ) -> Result<Outcome, FieldError> {
     let login = caller.login.clone().unwrap_or_default();
     let input = match args.get("input") {
@@ -177,6 +178,7 @@ pub fn apply(
                 labels: labels.unwrap_or_default(),
                 assignees: assignees.unwrap_or_default(),
             };
+            undo.push(model.undo_point(ri, None));
             let number = model.create_issue(ri, &login, new);
             Ok(Outcome::Issue {
                 payload: "CreateIssuePayload",
@@ -215,6 +217,7 @@ pub fn apply(
                     (patch.labels, patch.assignees) = labels_assignees(model, ri, push, &input);
                 }
             }
+            undo.push(model.undo_point(ri, Some(number)));
             model.update_issue(ri, number, &login, patch);
             Ok(Outcome::Issue {
                 payload,
@@ -256,6 +259,7 @@ pub fn apply(
                 labels: Some(labels),
                 ..IssuePatch::default()
             };
+            undo.push(model.undo_point(ri, Some(number)));
             model.update_issue(ri, number, &login, patch);
             Ok(Outcome::Issue {
                 payload,
@@ -267,6 +271,7 @@ pub fn apply(
         "addComment" => {
             let (ri, number, _) = find_issue(model, "subjectId", "AddCommentInput")?;
             let body = s("body").ok_or_else(|| missing(field, "AddCommentInput", "body"))?;
+            undo.push(model.undo_point(ri, Some(number)));
             let comment_id = model
                 .add_comment(ri, number, &login, &body)
                 .expect("issue exists");
