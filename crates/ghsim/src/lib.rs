@@ -35,9 +35,10 @@
 //!   projects, events, timelines (empty where clients ask), webhooks, issue locking.
 //! - GraphQL: no type checking of arguments or variables, no introspection beyond
 //!   `__type(name:) { fields { name } }` (which gh uses on GHES), no
-//!   `Field 'x' is missing required arguments` checks; only the fields listed in
-//!   `graphql/schema.rs` exist (others are `undefinedField` errors). Cursors are opaque but not
-//!   GitHub's format. No GraphQL node/edge limits beyond `first`/`last` <= 100.
+//!   `Field 'x' is missing required arguments` checks; only the fields resolved in
+//!   `graphql/schema.rs` and `graphql/objects.rs` exist (others are `undefinedField` errors).
+//!   Cursors and node ids are opaque but not GitHub's format. No node limit beyond
+//!   `first`/`last` <= 100.
 //! - Search: no `created:`/`updated:`/`comments:` ranges, no `involves:`/`mentions:`, no
 //!   relevance ranking beyond "more words matched first"; GraphQL search with a hidden
 //!   repository finds nothing instead of failing.
@@ -48,6 +49,10 @@
 //! - Permissions are coarse: a collaborator (push rights) is a token with [`Access::All`] or
 //!   listed in [`Access::Only`]; anyone who can read a repository may open issues and comment;
 //!   only collaborators and the author may edit an issue.
+//! - Shapes: JSON keys come out sorted (GitHub's order differs; no client relies on it);
+//!   `Link` URLs use `/repos/{owner}/{repo}/...` where GitHub uses `/repositories/{id}/...`.
+//!   Each write is stamped with the current second, but strictly after the previous write, so
+//!   `Last-Modified` always moves (a burst of writes may run a few seconds ahead of the clock).
 //! - HTTP/2, TLS, `Accept` media types (every answer is JSON, `application/vnd.github.*`
 //!   previews are ignored), JSON pretty-printing, `X-GitHub-OTP`, cookies (beyond the ETag).
 
