@@ -178,39 +178,42 @@ async fn too_many_concurrent_requests_hit_the_secondary_limit() {
     })
     .await
     .unwrap();
-    // Latency holds the first two in flight while the third arrives.
+    // Stalls hold the first two in flight for as long as their clients wait: unlike latency,
+    // no timing on a loaded machine can let them finish before the third arrives.
     sim.set_faults(Faults {
-        latency_ms: 300,
+        stall_next: 2,
         ..Faults::default()
     });
     let url = format!("{}/repos/octo/hello", sim.base_url);
     let held: Vec<_> = (0..2)
         .map(|_| {
-            tokio::spawn({
-                let url = url.clone();
-                async move { get(&url, Some(TOKEN_ALICE)).await.status }
-            })
+            let url = url.clone();
+            tokio::spawn(async move { get(&url, Some(TOKEN_ALICE)).await })
         })
         .collect();
     sim.state().wait_in_flight(2).await;
     let r = get(&url, Some(TOKEN_ALICE)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.header("retry-after"), "60");
+    assert_eq!(r.rate("limit"), 5000);
+    let msg = r.json()["message"].as_str().unwrap().to_owned();
     assert!(
-        r.json()["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("You have exceeded a secondary rate limit.")
+        msg.starts_with("You have exceeded a secondary rate limit."),
+        "{msg}"
     );
+    // The held clients give up; once their requests are gone the limit no longer bites.
     for h in held {
-        assert_eq!(h.await.unwrap(), StatusCode::OK);
+        h.abort();
     }
+    tokio::time::timeout(std::time::Duration::from_secs(5), sim.state().wait_idle())
+        .await
+        .expect("released");
+    assert_eq!(get(&url, Some(TOKEN_ALICE)).await.status, StatusCode::OK);
     let s = sim.stats();
-    assert_eq!(s.max_in_flight, 3);
-    assert_eq!(s.status(403), 1);
+    assert_eq!((s.max_in_flight, s.status(403), s.status(200)), (3, 1, 1));
     assert_eq!(
-        s.units_by_login["alice"], 2,
-        "a secondary-limited request is not charged"
+        s.units_by_login["alice"], 1,
+        "neither stalled nor secondary-limited requests are charged"
     );
     sim.shutdown().await;
 }
