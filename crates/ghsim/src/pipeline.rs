@@ -1,6 +1,7 @@
-//! What happens around every API handler, in GitHub's order: counting, in-flight gauge,
-//! injected latency and faults, authentication, the secondary limit, the primary limit, then
-//! (after the handler) ETag, conditional 304s, standard headers, rate-limit headers and gzip.
+//! What happens around every API handler: counting, the in-flight gauge, caller lookup,
+//! injected latency and faults, then GitHub's refusals (bad credentials, the secondary limit,
+//! the primary limit), and after the handler the ETag, conditional 304s, standard headers,
+//! rate-limit headers and gzip.
 
 use std::io::Write;
 use std::time::Duration;
