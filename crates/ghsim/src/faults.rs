@@ -18,7 +18,8 @@ pub struct Faults {
     pub fail_status: u16,
     /// The next N API requests get their TCP connection closed (with RST) and no response.
     pub reset_next: u32,
-    /// The next N API requests never get an answer; they stay in flight until shutdown.
+    /// The next N API requests never get an answer. Each stays in flight until its client
+    /// closes the connection (hyper then drops it) or the simulator shuts down.
     pub stall_next: u32,
 }
 

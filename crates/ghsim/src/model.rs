@@ -172,6 +172,18 @@ pub struct IssuePatch {
 /// Index of a repository inside [`Model::repos`]; stable because repositories are never removed.
 pub type RepoIdx = usize;
 
+/// The way back from one write to an issue (GraphQL takes it when a mutation's response turns
+/// out invalid, so that the request changes nothing, without copying the whole model).
+#[derive(Debug, Clone)]
+pub struct Undo {
+    repo: RepoIdx,
+    /// `None`: the write creates an issue; undo drops issues beyond `issue_count`.
+    issue: Option<Box<Issue>>,
+    issue_count: usize,
+    updated_at: Timestamp,
+    issues_updated_at: Timestamp,
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub users: Vec<User>,
@@ -207,6 +219,30 @@ impl Model {
                 .find(|i| i.node_id() == node_id)
                 .map(|i| (ri, i.number))
         })
+    }
+
+    /// Records how `repo` (and issue `number`, if given) look now, before a write.
+    pub fn undo_point(&self, repo: RepoIdx, number: Option<u64>) -> Undo {
+        let r = &self.repos[repo];
+        Undo {
+            repo,
+            issue: number.and_then(|n| r.issue(n)).map(|i| Box::new(i.clone())),
+            issue_count: r.issues.len(),
+            updated_at: r.updated_at,
+            issues_updated_at: r.issues_updated_at,
+        }
+    }
+
+    /// Puts back what [`Model::undo_point`] recorded. Undo in reverse order of writes.
+    pub fn undo(&mut self, undo: Undo) {
+        let r = &mut self.repos[undo.repo];
+        r.issues.truncate(undo.issue_count);
+        if let Some(issue) = undo.issue {
+            let idx = issue.number as usize - 1;
+            r.issues[idx] = *issue;
+        }
+        r.updated_at = undo.updated_at;
+        r.issues_updated_at = undo.issues_updated_at;
     }
 
     fn next_id(&mut self) -> u64 {

@@ -165,17 +165,17 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
     let idx = i as usize - 1;
     let created = Timestamp(BASE + i as i64 * 6 * HOUR);
     let mut labels = Vec::new();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         labels.push("bug".to_owned());
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         labels.push("enhancement".to_owned());
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         labels.push("documentation".to_owned());
     }
     let mut comments = Vec::new();
-    let n_comments = usize::from(i % 6 == 0) * 2 + usize::from(i % 10 == 0);
+    let n_comments = usize::from(i.is_multiple_of(6)) * 2 + usize::from(i.is_multiple_of(10));
     for c in 0..n_comments {
         let at = Timestamp(created.0 + (c as i64 + 1) * HOUR);
         comments.push(Comment {
@@ -186,7 +186,7 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
             updated_at: at,
         });
     }
-    let closed = i % 4 == 0;
+    let closed = i.is_multiple_of(4);
     let mut updated = Timestamp(created.0 + (i as i64 % 5) * HOUR);
     if let Some(last) = comments.last() {
         updated = updated.max(last.updated_at);
@@ -205,7 +205,7 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
         },
         state_reason: closed.then(|| "completed".into()),
         labels,
-        assignees: if i % 9 == 0 {
+        assignees: if i.is_multiple_of(9) {
             vec!["alice".into()]
         } else {
             Vec::new()

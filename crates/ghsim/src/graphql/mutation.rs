@@ -1,4 +1,5 @@
-//! GraphQL mutations: `createIssue`, `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`.
+//! GraphQL mutations: `createIssue`, `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`,
+//! `addLabelsToLabelable`, `removeLabelsFromLabelable`.
 //! They are applied to the model first; their payloads are projected afterwards like any
 //! other object.
 
@@ -7,7 +8,7 @@ use serde_json::{Map, Value};
 use super::exec::{Args, FieldError, Out};
 use super::schema::{Obj, client_mutation_id};
 use crate::auth::Caller;
-use crate::model::{IssuePatch, IssueState, Model, NewIssue, RepoIdx};
+use crate::model::{IssuePatch, IssueState, Model, NewIssue, RepoIdx, Undo};
 
 /// What a mutation did, enough to build its payload from the updated model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,10 +41,16 @@ impl Outcome {
                     r,
                     r.issue(*number).expect("mutated issue exists"),
                 ));
+                // Label mutations name the changed object `labelable`.
+                let key = if payload.ends_with("LabelablePayload") {
+                    "labelable"
+                } else {
+                    "issue"
+                };
                 Out::Obj(Obj::Value(
                     payload,
                     vec![
-                        ("issue", issue),
+                        (key, issue),
                         ("clientMutationId", client_mutation_id(client_id)),
                     ],
                 ))
@@ -111,13 +118,14 @@ fn ids(input: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
     })
 }
 
-/// Applies mutation root field `field`; `caller` is authenticated (the pipeline refuses
-/// anonymous GraphQL).
+/// Applies mutation root field `field` for an authenticated `caller` (the pipeline refuses
+/// anonymous GraphQL); every write first pushes its way back onto `undo`.
 pub fn apply(
     model: &mut Model,
     caller: &Caller,
     field: &str,
     args: &Args<'_>,
+    undo: &mut Vec<Undo>,
 ) -> Result<Outcome, FieldError> {
     let login = caller.login.clone().unwrap_or_default();
     let input = match args.get("input") {
@@ -170,6 +178,7 @@ pub fn apply(
                 labels: labels.unwrap_or_default(),
                 assignees: assignees.unwrap_or_default(),
             };
+            undo.push(model.undo_point(ri, None));
             let number = model.create_issue(ri, &login, new);
             Ok(Outcome::Issue {
                 payload: "CreateIssuePayload",
@@ -208,6 +217,49 @@ pub fn apply(
                     (patch.labels, patch.assignees) = labels_assignees(model, ri, push, &input);
                 }
             }
+            undo.push(model.undo_point(ri, Some(number)));
+            model.update_issue(ri, number, &login, patch);
+            Ok(Outcome::Issue {
+                payload,
+                repo: ri,
+                number,
+                client_id,
+            })
+        }
+        "addLabelsToLabelable" | "removeLabelsFromLabelable" => {
+            let add = field.starts_with("add");
+            let (input_type, payload) = if add {
+                ("AddLabelsToLabelableInput", "AddLabelsToLabelablePayload")
+            } else {
+                (
+                    "RemoveLabelsFromLabelableInput",
+                    "RemoveLabelsFromLabelablePayload",
+                )
+            };
+            let (ri, number, _) = find_issue(model, "labelableId", input_type)?;
+            if !caller.can_push(&model.repos[ri]) {
+                return Err(forbidden(&upper_first(field)));
+            }
+            let (named, _) = labels_assignees(model, ri, true, &input);
+            let mut labels = model.repos[ri]
+                .issue(number)
+                .map(|i| i.labels.clone())
+                .unwrap_or_default();
+            for name in named.unwrap_or_default() {
+                let present = labels.iter().position(|l| l.eq_ignore_ascii_case(&name));
+                match (add, present) {
+                    (true, None) => labels.push(name),
+                    (false, Some(at)) => {
+                        labels.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let patch = IssuePatch {
+                labels: Some(labels),
+                ..IssuePatch::default()
+            };
+            undo.push(model.undo_point(ri, Some(number)));
             model.update_issue(ri, number, &login, patch);
             Ok(Outcome::Issue {
                 payload,
@@ -219,6 +271,7 @@ pub fn apply(
         "addComment" => {
             let (ri, number, _) = find_issue(model, "subjectId", "AddCommentInput")?;
             let body = s("body").ok_or_else(|| missing(field, "AddCommentInput", "body"))?;
+            undo.push(model.undo_point(ri, Some(number)));
             let comment_id = model
                 .add_comment(ri, number, &login, &body)
                 .expect("issue exists");

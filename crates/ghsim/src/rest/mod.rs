@@ -239,7 +239,8 @@ impl Paging {
     pub fn from_query(q: &HashMap<String, String>) -> Self {
         let num = |k: &str| q.get(k).and_then(|v| v.trim().parse::<usize>().ok());
         Paging {
-            per_page: num("per_page").unwrap_or(30).clamp(1, 100),
+            // 0 or garbage means the default, as on GitHub; more than 100 means 100.
+            per_page: num("per_page").filter(|&n| n > 0).unwrap_or(30).min(100),
             page: num("page").unwrap_or(1).max(1),
         }
     }
