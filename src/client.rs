@@ -39,8 +39,21 @@ pub struct InvalidateArgs {
 pub async fn invalidate(args: InvalidateArgs) -> anyhow::Result<()> {
     let socket = args.socket.unwrap_or_else(default_socket);
     let body = serde_json::json!({ "key": args.key, "prefix": args.prefix });
-    let body = serde_json::Value::Object(body.as_object().unwrap().clone().into_iter().filter(|(_, v)| !v.is_null()).collect());
-    let answer = request(&socket, hyper::Method::POST, "/_cache/invalidate", Bytes::from(body.to_string())).await?;
+    let body = serde_json::Value::Object(
+        body.as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .collect(),
+    );
+    let answer = request(
+        &socket,
+        hyper::Method::POST,
+        "/_cache/invalidate",
+        Bytes::from(body.to_string()),
+    )
+    .await?;
     let v: serde_json::Value = serde_json::from_slice(&answer).context("the daemon answered with invalid JSON")?;
     println!("invalidated {} entries", v["invalidated"]);
     Ok(())

@@ -65,7 +65,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config.ttl = proxy::TtlTable::new(parse_duration(&ttl).context("--ttl")?);
     }
     apply_operation_ttls(&mut config.ttl, &args.ttl_for)?;
-    config.policy = if args.policy == "trust" { proxy::SharePolicy::Trust } else { proxy::SharePolicy::Verify };
+    config.policy = if args.policy == "trust" {
+        proxy::SharePolicy::Trust
+    } else {
+        proxy::SharePolicy::Verify
+    };
     config.max_stale = parse_duration(&args.max_stale).context("--max-stale")?;
     if args.max_concurrent == 0 || args.max_concurrent > 100 {
         anyhow::bail!("--max-concurrent must be between 1 and 100 (GitHub refuses more than 100 at once)");
@@ -146,7 +150,10 @@ fn apply_operation_ttls(table: &mut proxy::TtlTable, flags: &[String]) -> anyhow
         let (op, dur) = flag
             .split_once('=')
             .with_context(|| format!("--ttl-for {flag:?} must look like OPERATION=DURATION, e.g. list_issues=60s"))?;
-        table.set(op.trim(), parse_duration(dur).with_context(|| format!("--ttl-for {flag:?}"))?)?;
+        table.set(
+            op.trim(),
+            parse_duration(dur).with_context(|| format!("--ttl-for {flag:?}"))?,
+        )?;
     }
     Ok(())
 }

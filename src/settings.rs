@@ -89,7 +89,9 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
 /// Like [`parse_duration`], also accepting milliseconds (`250ms`).
 pub fn parse_duration_ms(s: &str) -> anyhow::Result<Duration> {
     match s.trim().strip_suffix("ms") {
-        Some(n) => Ok(Duration::from_millis(n.parse().with_context(|| format!("duration {s:?}"))?)),
+        Some(n) => Ok(Duration::from_millis(
+            n.parse().with_context(|| format!("duration {s:?}"))?,
+        )),
         None => parse_duration(s),
     }
 }

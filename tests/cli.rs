@@ -17,7 +17,12 @@ fn bin() -> Command {
 
 fn serve_fails(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
     let mut c = bin();
-    c.arg("serve").arg("--socket").arg(dir.join("s.sock")).arg("--cache-dir").arg(dir.join("c")).args(extra);
+    c.arg("serve")
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .arg("--cache-dir")
+        .arg(dir.join("c"))
+        .args(extra);
     for (k, v) in env {
         c.env(k, v);
     }
@@ -29,10 +34,13 @@ fn serve_fails(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
     err
 }
 
+/// Flags, environment, and a phrase the error must contain.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn hostile_flags_and_environment_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[Case] = &[
         (&["--upstream", "ftp://x"], &[], "is not a URL"),
         (&["--listen", "0.0.0.0:0"], &[], "not a loopback address"),
         (&["--ttl", "5 weeks"], &[], "--ttl"),
@@ -41,7 +49,11 @@ fn hostile_flags_and_environment_are_clear_errors() {
         (&["--max-concurrent", "500"], &[], "between 1 and 100"),
         (&["--max-disk", "lots"], &[], "--max-disk"),
         (&[], &[("IPFS_GITHUB_CACHE_MAX_SIZE", "12XB")], "unknown size unit"),
-        (&[], &[("GH_P2P_CACHE_TTL_LIST_ISSUES", "soon")], "GH_P2P_CACHE_TTL_LIST_ISSUES"),
+        (
+            &[],
+            &[("GH_P2P_CACHE_TTL_LIST_ISSUES", "soon")],
+            "GH_P2P_CACHE_TTL_LIST_ISSUES",
+        ),
         (&[], &[("IPFS_GITHUB_CACHE_TTL", "-1")], "--ttl"),
     ];
     for (flags, env, needle) in cases {
@@ -57,9 +69,17 @@ fn hostile_flags_and_environment_are_clear_errors() {
 fn admin_verbs_without_a_daemon_say_how_to_start_one() {
     let dir = tempfile::tempdir().unwrap();
     for verb in [&["stats"][..], &["invalidate", "--prefix", "/repos"]] {
-        let out = bin().args(verb).arg("--socket").arg(dir.path().join("none.sock")).output().unwrap();
+        let out = bin()
+            .args(verb)
+            .arg("--socket")
+            .arg(dir.path().join("none.sock"))
+            .output()
+            .unwrap();
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("gh-p2p-cache serve"), "{verb:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("gh-p2p-cache serve"),
+            "{verb:?}"
+        );
     }
     let out = bin().args(["invalidate"]).output().unwrap();
     assert!(!out.status.success(), "invalidate needs a key or --prefix");

@@ -282,8 +282,15 @@ async fn pygithub_paginates_through_the_tcp_base_url() {
         .arg(&d.socket))
     .await;
     assert_eq!(out.trim(), "invalidated 4 entries");
-    let out = run(Command::new("python3").arg(&script).args([&d.base_url(), TOKEN_ALICE, "octo/hello"])).await;
+    let out = run(Command::new("python3")
+        .arg(&script)
+        .args([&d.base_url(), TOKEN_ALICE, "octo/hello"]))
+    .await;
     assert!(out.contains("\"issues\": 120"), "{out}");
-    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues"), 8, "pages fetched again after invalidation");
+    assert_eq!(
+        sim.stats().count("GET /repos/{owner}/{repo}/issues"),
+        8,
+        "pages fetched again after invalidation"
+    );
     d.stop().await;
 }

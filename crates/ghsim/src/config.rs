@@ -125,9 +125,7 @@ pub struct Seed {
 
 impl Default for Seed {
     fn default() -> Self {
-        Seed {
-            issues_per_repo: 120,
-        }
+        Seed { issues_per_repo: 120 }
     }
 }
 

@@ -48,10 +48,7 @@ impl Faults {
     pub(crate) fn validate(&self) -> Result<(), String> {
         match StatusCode::from_u16(self.fail_status) {
             Ok(s) if s.as_u16() >= 200 => Ok(()),
-            _ => Err(format!(
-                "fail_status {} is not a final HTTP status",
-                self.fail_status
-            )),
+            _ => Err(format!("fail_status {} is not a final HTTP status", self.fail_status)),
         }
     }
 
@@ -80,10 +77,8 @@ mod tests {
 
     #[test]
     fn counters_run_down_in_order() {
-        let mut f: Faults = serde_json::from_str(
-            r#"{"fail_next": 1, "fail_status": 502, "reset_next": 1, "stall_next": 1}"#,
-        )
-        .unwrap();
+        let mut f: Faults =
+            serde_json::from_str(r#"{"fail_next": 1, "fail_status": 502, "reset_next": 1, "stall_next": 1}"#).unwrap();
         assert_eq!(f.take(), Some(Injected::Reset));
         assert_eq!(f.take(), Some(Injected::Stall));
         assert_eq!(f.take(), Some(Injected::Fail(StatusCode::BAD_GATEWAY)));

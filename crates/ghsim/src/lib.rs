@@ -80,9 +80,7 @@ mod time;
 use axum::Router;
 
 pub use auth::ANONYMOUS;
-pub use config::{
-    Access, Limits, Seed, SimConfig, TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL, TokenSpec, default_tokens,
-};
+pub use config::{Access, Limits, Seed, SimConfig, TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL, TokenSpec, default_tokens};
 pub use faults::Faults;
 pub use model::{Comment, Issue, IssueState, Label, Model, Repo, User, UserKind};
 pub use server::{Sim, SimHandle};
@@ -94,9 +92,6 @@ pub use time::Timestamp;
 /// pipeline that authenticates, limits, counts and decorates). Usable without a socket via
 /// `tower::ServiceExt::oneshot`; an injected reset then shows as a bodiless 500.
 pub fn app(state: SimState) -> Router {
-    let api = rest::routes(&state).layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        pipeline::api,
-    ));
+    let api = rest::routes(&state).layer(axum::middleware::from_fn_with_state(state.clone(), pipeline::api));
     control::routes().merge(api).with_state(state)
 }

@@ -136,16 +136,11 @@ impl Repo {
     }
 
     pub fn label(&self, name: &str) -> Option<&Label> {
-        self.labels
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
+        self.labels.iter().find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
     pub fn open_issues(&self) -> usize {
-        self.issues
-            .iter()
-            .filter(|i| i.state == IssueState::Open)
-            .count()
+        self.issues.iter().filter(|i| i.state == IssueState::Open).count()
     }
 }
 
@@ -196,9 +191,7 @@ pub struct Model {
 
 impl Model {
     pub fn user(&self, login: &str) -> Option<&User> {
-        self.users
-            .iter()
-            .find(|u| u.login.eq_ignore_ascii_case(login))
+        self.users.iter().find(|u| u.login.eq_ignore_ascii_case(login))
     }
 
     pub fn repo_idx(&self, owner: &str, name: &str) -> Option<RepoIdx> {
@@ -213,12 +206,10 @@ impl Model {
 
     /// Finds an issue by its GraphQL node id.
     pub fn issue_by_node_id(&self, node_id: &str) -> Option<(RepoIdx, u64)> {
-        self.repos.iter().enumerate().find_map(|(ri, r)| {
-            r.issues
-                .iter()
-                .find(|i| i.node_id() == node_id)
-                .map(|i| (ri, i.number))
-        })
+        self.repos
+            .iter()
+            .enumerate()
+            .find_map(|(ri, r)| r.issues.iter().find(|i| i.node_id() == node_id).map(|i| (ri, i.number)))
     }
 
     /// Records how `repo` (and issue `number`, if given) look now, before a write.
@@ -266,13 +257,7 @@ impl Model {
     }
 
     /// Caller checks for duplicates first (GitHub answers 422 `already_exists`).
-    pub fn create_label(
-        &mut self,
-        repo: RepoIdx,
-        name: &str,
-        color: &str,
-        description: Option<String>,
-    ) -> String {
+    pub fn create_label(&mut self, repo: RepoIdx, name: &str, color: &str, description: Option<String>) -> String {
         let id = self.next_id();
         let now = self.tick();
         self.repos[repo].labels.push(Label {
@@ -315,13 +300,7 @@ impl Model {
     }
 
     /// Applies `patch`; returns false when the issue does not exist.
-    pub fn update_issue(
-        &mut self,
-        repo: RepoIdx,
-        number: u64,
-        by: &str,
-        patch: IssuePatch,
-    ) -> bool {
+    pub fn update_issue(&mut self, repo: RepoIdx, number: u64, by: &str, patch: IssuePatch) -> bool {
         let now = self.tick();
         let r = &mut self.repos[repo];
         let Some(issue) = usize::try_from(number)
@@ -349,12 +328,7 @@ impl Model {
                     IssueState::Closed => {
                         issue.closed_at = Some(now);
                         issue.closed_by = Some(by.to_owned());
-                        issue.state_reason = Some(
-                            patch
-                                .state_reason
-                                .clone()
-                                .unwrap_or_else(|| "completed".into()),
-                        );
+                        issue.state_reason = Some(patch.state_reason.clone().unwrap_or_else(|| "completed".into()));
                     }
                     IssueState::Open => {
                         issue.closed_at = None;
@@ -375,13 +349,7 @@ impl Model {
     }
 
     /// Adds a comment; returns its id, or `None` when the issue does not exist.
-    pub fn add_comment(
-        &mut self,
-        repo: RepoIdx,
-        number: u64,
-        author: &str,
-        body: &str,
-    ) -> Option<u64> {
+    pub fn add_comment(&mut self, repo: RepoIdx, number: u64, author: &str, body: &str) -> Option<u64> {
         let id = self.next_id();
         let now = self.tick();
         let r = &mut self.repos[repo];

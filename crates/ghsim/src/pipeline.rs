@@ -104,9 +104,7 @@ pub(crate) async fn api(
         };
     }
     let Ok(caller) = &caller else {
-        return out
-            .finish(ApiError::bad_credentials().into_response(), None)
-            .await;
+        return out.finish(ApiError::bad_credentials().into_response(), None).await;
     };
     if let Some(refused) = admit(&st, caller, charge, level, &request_id) {
         return out.finish(refused, bucket).await;
@@ -116,9 +114,7 @@ pub(crate) async fn api(
     let resp = next.run(req).await;
 
     let (mut parts, body) = resp.into_parts();
-    let mut body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let mut body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let mut units = match charge {
         Charge::Rest(_) => 1,
         Charge::Graphql => parts.extensions.get::<Charged>().map_or(0, |c| c.0),
@@ -135,8 +131,7 @@ pub(crate) async fn api(
             "public, max-age=60, s-maxage=60"
         };
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-        let conditional =
-            matches!(method, Method::GET | Method::HEAD) && parts.status == StatusCode::OK;
+        let conditional = matches!(method, Method::GET | Method::HEAD) && parts.status == StatusCode::OK;
         if conditional && not_modified(&headers, &tag, h.get(header::LAST_MODIFIED)) {
             parts.status = StatusCode::NOT_MODIFIED;
             h.remove(header::CONTENT_TYPE);
@@ -149,8 +144,7 @@ pub(crate) async fn api(
         }
     }
     lock(&st.shared().stats).record_units(caller.key(), units);
-    out.finish(Response::from_parts(parts, Body::from(body)), bucket)
-        .await
+    out.finish(Response::from_parts(parts, Body::from(body)), bucket).await
 }
 
 /// Applies configured latency, then the next pending fault: `Some(Some(resp))` to answer
@@ -180,13 +174,7 @@ async fn inject_faults(st: &SimState, route: &str) -> Option<Option<Response>> {
 
 /// Refuses with the secondary limit, then the primary one (REST reserves its unit here, refunded later for
 /// an authorized 304), and GraphQL's requirement of a token.
-fn admit(
-    st: &SimState,
-    caller: &Caller,
-    charge: Charge,
-    level: usize,
-    request_id: &str,
-) -> Option<Response> {
+fn admit(st: &SimState, caller: &Caller, charge: Charge, level: usize, request_id: &str) -> Option<Response> {
     if level > st.config().max_in_flight {
         let msg = format!(
             "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. \
@@ -294,10 +282,7 @@ impl Outgoing<'_> {
         for (k, v) in statics {
             h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
-        h.insert(
-            HeaderName::from_static("x-github-request-id"),
-            value(self.request_id),
-        );
+        h.insert(HeaderName::from_static("x-github-request-id"), value(self.request_id));
         h.append(
             header::VARY,
             HeaderValue::from_static("Accept, Authorization, Cookie, X-GitHub-OTP"),
@@ -306,9 +291,7 @@ impl Outgoing<'_> {
             header::VARY,
             HeaderValue::from_static("Accept-Encoding, Accept, X-Requested-With"),
         );
-        let caller = limited
-            .map(|(c, _)| c.clone())
-            .unwrap_or_else(Caller::anonymous);
+        let caller = limited.map(|(c, _)| c.clone()).unwrap_or_else(Caller::anonymous);
         let res = limited.map_or(Resource::Core, |(_, r)| r);
         let snap = lock(&self.st.shared().limiter).peek(&caller, res);
         rate_headers(h, &snap);
@@ -361,16 +344,11 @@ fn accepts_gzip(h: &HeaderMap) -> bool {
 async fn gzip(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
     // Every body built by this crate is one buffer in memory, so this never waits on I/O.
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     if bytes.is_empty() {
         return Response::from_parts(parts, Body::empty());
     }
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4 + 64),
-        Compression::fast(),
-    );
+    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::fast());
     let zipped = match enc.write_all(&bytes).and_then(|()| enc.finish()) {
         Ok(z) => z,
         Err(_) => return Response::from_parts(parts, Body::from(bytes)),

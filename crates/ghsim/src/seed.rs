@@ -59,16 +59,8 @@ pub fn build(config: &SimConfig) -> Model {
     let labels = |id: &mut dyn FnMut() -> u64| -> Vec<Label> {
         [
             ("bug", "d73a4a", "Something isn't working"),
-            (
-                "documentation",
-                "0075ca",
-                "Improvements or additions to documentation",
-            ),
-            (
-                "duplicate",
-                "cfd3d7",
-                "This issue or pull request already exists",
-            ),
+            ("documentation", "0075ca", "Improvements or additions to documentation"),
+            ("duplicate", "cfd3d7", "This issue or pull request already exists"),
             ("enhancement", "a2eeef", "New feature or request"),
             ("good first issue", "7057ff", "Good for newcomers"),
             ("help wanted", "008672", "Extra attention is needed"),
@@ -90,9 +82,7 @@ pub fn build(config: &SimConfig) -> Model {
 
     let n = config.seed.issues_per_repo;
     let hello_issues: Vec<Issue> = (1..=n as u64).map(|i| hello_issue(i, &mut id)).collect();
-    let secret_issues: Vec<Issue> = (1..=n.min(5) as u64)
-        .map(|i| secret_issue(i, &mut id))
-        .collect();
+    let secret_issues: Vec<Issue> = (1..=n.min(5) as u64).map(|i| secret_issue(i, &mut id)).collect();
 
     let hello = repo(
         1_296_269,
@@ -130,19 +120,8 @@ fn user(login: &str, id: u64, name: &str, kind: UserKind) -> User {
     }
 }
 
-fn repo(
-    id: u64,
-    name: &str,
-    description: Option<&str>,
-    private: bool,
-    issues: Vec<Issue>,
-    labels: Vec<Label>,
-) -> Repo {
-    let newest = issues
-        .iter()
-        .map(|i| i.updated_at)
-        .max()
-        .unwrap_or(Timestamp(BASE));
+fn repo(id: u64, name: &str, description: Option<&str>, private: bool, issues: Vec<Issue>, labels: Vec<Label>) -> Repo {
+    let newest = issues.iter().map(|i| i.updated_at).max().unwrap_or(Timestamp(BASE));
     Repo {
         id,
         owner: "octo".into(),
@@ -198,11 +177,7 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
         title: SUBJECTS[idx % SUBJECTS.len()].into(),
         body: Some(BODIES[idx % BODIES.len()].into()),
         user: AUTHORS[idx % 3].into(),
-        state: if closed {
-            IssueState::Closed
-        } else {
-            IssueState::Open
-        },
+        state: if closed { IssueState::Closed } else { IssueState::Open },
         state_reason: closed.then(|| "completed".into()),
         labels,
         assignees: if i.is_multiple_of(9) {
@@ -236,11 +211,7 @@ fn secret_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
         user: "alice".into(),
         state: IssueState::Open,
         state_reason: None,
-        labels: if i % 2 == 1 {
-            vec!["bug".into()]
-        } else {
-            Vec::new()
-        },
+        labels: if i % 2 == 1 { vec!["bug".into()] } else { Vec::new() },
         assignees: vec!["alice".into()],
         comments: Vec::new(),
         locked: false,

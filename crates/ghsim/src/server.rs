@@ -42,9 +42,7 @@ impl Sim {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding simulator to {addr}"))?;
-        let addr = listener
-            .local_addr()
-            .context("reading the simulator's bound address")?;
+        let addr = listener.local_addr().context("reading the simulator's bound address")?;
         let state = SimState::new(config);
         let base_url = format!("http://{addr}{}", state.config().prefix);
         let graphql_url = format!("http://{addr}{}", state.config().graphql_path());
@@ -198,21 +196,13 @@ impl Drop for ResettableStream {
 }
 
 impl AsyncRead for ResettableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 

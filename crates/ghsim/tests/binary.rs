@@ -42,22 +42,14 @@ async fn prints_its_url_serves_with_flags_and_stops_on_sigterm() {
     );
 
     let started = Instant::now();
-    let r = get(
-        &format!("{url}/repos/octo/hello/issues?state=all"),
-        Some(TOKEN_BOB),
-    )
-    .await;
+    let r = get(&format!("{url}/repos/octo/hello/issues?state=all"), Some(TOKEN_BOB)).await;
     assert!(started.elapsed() >= Duration::from_millis(40));
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json().as_array().unwrap().len(), 7);
     assert_eq!(r.rate("limit"), 5);
 
     let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
     assert!(killed.success());
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await

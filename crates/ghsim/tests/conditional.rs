@@ -39,20 +39,13 @@ async fn etag_is_githubs_formula_over_the_uncompressed_body() {
 
     // An empty Accept (what `gh api` sends) adds just ':'; Cookie comes last.
     let tok = auth(TOKEN_BOB);
-    let r = get_with(
-        &url,
-        &[("accept", ""), ("authorization", &tok), ("cookie", "c=1")],
-    )
-    .await;
+    let r = get_with(&url, &[("accept", ""), ("authorization", &tok), ("cookie", "c=1")]).await;
     let want = sha_hex(&[b":", tok.as_bytes(), b":", b"c=1:", &r.bytes()]);
     assert_eq!(r.header("etag"), format!("W/\"{want}\""));
 
     // Nothing but the body when no header of the three is present.
     let r = get_with(&url, &[]).await;
-    assert_eq!(
-        r.header("etag"),
-        format!("W/\"{}\"", sha_hex(&[&r.bytes()]))
-    );
+    assert_eq!(r.header("etag"), format!("W/\"{}\"", sha_hex(&[&r.bytes()])));
     sim.shutdown().await;
 }
 
@@ -73,11 +66,7 @@ async fn if_none_match_weak_or_strong_answers_a_free_304() {
         assert_eq!(r.rate("used"), 1, "an authorized 304 is free");
         assert_eq!(r.rate("remaining"), 4999);
     }
-    let r = get_with(
-        &url,
-        &[("authorization", &tok), ("if-none-match", "W/\"0000\"")],
-    )
-    .await;
+    let r = get_with(&url, &[("authorization", &tok), ("if-none-match", "W/\"0000\"")]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.rate("used"), 2);
 
@@ -95,14 +84,7 @@ async fn etags_are_token_specific_and_recomputable_for_another_token() {
     let (alice, carol) = (auth(TOKEN_ALICE), auth(TOKEN_CAROL));
     let a = get_with(&url, &[("authorization", &alice)]).await;
     // Alice's tag means nothing for carol...
-    let r = get_with(
-        &url,
-        &[
-            ("authorization", &carol),
-            ("if-none-match", a.header("etag")),
-        ],
-    )
-    .await;
+    let r = get_with(&url, &[("authorization", &carol), ("if-none-match", a.header("etag"))]).await;
     assert_eq!(r.status, StatusCode::OK);
     // ...but recomputing it for carol over alice's body revalidates for free.
     let for_carol = sha_hex(&[carol.as_bytes(), b":", &a.bytes()]);
@@ -130,11 +112,7 @@ async fn if_modified_since_answers_304_and_anonymous_304s_are_charged() {
     let r = get_with(&url, &[("if-modified-since", &lm)]).await;
     assert_eq!(r.status, StatusCode::NOT_MODIFIED);
     assert_eq!(r.rate("used"), 2, "an unauthorized 304 still costs a unit");
-    let r = get_with(
-        &url,
-        &[("if-modified-since", "Mon, 01 Jan 2024 00:00:00 GMT")],
-    )
-    .await;
+    let r = get_with(&url, &[("if-modified-since", "Mon, 01 Jan 2024 00:00:00 GMT")]).await;
     assert_eq!(r.status, StatusCode::OK);
     // Authorized: free.
     let tok = auth(TOKEN_BOB);

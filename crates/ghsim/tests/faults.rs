@@ -22,22 +22,12 @@ async fn fail_next_answers_the_status_then_recovers() {
         let r = get(&url, Some(TOKEN_ALICE)).await;
         assert_eq!(r.status, StatusCode::BAD_GATEWAY);
         assert_eq!(r.json()["message"], "Bad Gateway");
-        assert_eq!(
-            r.rate("limit"),
-            5000,
-            "the caller's own bucket, not the anonymous one"
-        );
+        assert_eq!(r.rate("limit"), 5000, "the caller's own bucket, not the anonymous one");
     }
     assert_eq!(get(&url, Some(TOKEN_ALICE)).await.status, StatusCode::OK);
     let s = sim.stats();
-    assert_eq!(
-        (s.status(502), s.faults_injected, s.total_requests),
-        (3, 3, 4)
-    );
-    assert_eq!(
-        s.units_by_login["alice"], 1,
-        "failed requests are not charged"
-    );
+    assert_eq!((s.status(502), s.faults_injected, s.total_requests), (3, 3, 4));
+    assert_eq!(s.units_by_login["alice"], 1, "failed requests are not charged");
     sim.shutdown().await;
 }
 
@@ -54,19 +44,12 @@ async fn reset_next_drops_the_connection_without_a_response() {
             .await
             .err()
             .expect("the connection is reset");
-        assert!(
-            !err.is_connect(),
-            "the connection was made, then dropped: {err:?}"
-        );
+        assert!(!err.is_connect(), "the connection was made, then dropped: {err:?}");
     }
     assert_eq!(get(&url, None).await.status, StatusCode::OK);
     let s = sim.stats();
     assert_eq!((s.total_requests, s.faults_injected), (3, 2));
-    assert_eq!(
-        s.by_status.values().sum::<u64>(),
-        1,
-        "resets send no status"
-    );
+    assert_eq!(s.by_status.values().sum::<u64>(), 1, "resets send no status");
     sim.shutdown().await;
 }
 
@@ -78,8 +61,7 @@ async fn stall_next_never_answers_until_the_client_gives_up() {
         ..Faults::default()
     });
     let url = format!("{}/user", sim.base_url);
-    let stalled =
-        tokio::time::timeout(Duration::from_millis(200), get(&url, Some(TOKEN_ALICE))).await;
+    let stalled = tokio::time::timeout(Duration::from_millis(200), get(&url, Some(TOKEN_ALICE))).await;
     assert!(stalled.is_err(), "the client times out");
     // Giving up closes the connection, which ends the stalled request on the server too.
     tokio::time::timeout(Duration::from_secs(5), sim.state().wait_idle())
@@ -91,16 +73,12 @@ async fn stall_next_never_answers_until_the_client_gives_up() {
         stall_next: 1,
         ..Faults::default()
     });
-    let pending =
-        tokio::spawn(async move { send(Method::GET, &url, &[], None).await.map(|r| r.status) });
+    let pending = tokio::spawn(async move { send(Method::GET, &url, &[], None).await.map(|r| r.status) });
     sim.state().wait_in_flight(1).await;
     let started = Instant::now();
     sim.shutdown().await;
     assert!(started.elapsed() < Duration::from_secs(4));
-    assert!(
-        pending.await.unwrap().is_err(),
-        "no response, the connection closes"
-    );
+    assert!(pending.await.unwrap().is_err(), "no response, the connection closes");
 }
 
 #[tokio::test]
@@ -112,9 +90,7 @@ async fn latency_delays_every_api_request() {
     });
     let started = Instant::now();
     assert_eq!(
-        get(&format!("{}/rate_limit", sim.base_url), None)
-            .await
-            .status,
+        get(&format!("{}/rate_limit", sim.base_url), None).await.status,
         StatusCode::OK
     );
     assert!(started.elapsed() >= Duration::from_millis(120));
@@ -138,22 +114,13 @@ async fn faults_are_switchable_over_http() {
     assert_eq!(r.json()["fail_status"], 503);
     assert_eq!(get(&faults, None).await.json()["fail_next"], 1);
     assert_eq!(
-        get(&format!("{}/user", sim.base_url), Some(TOKEN_BOB))
-            .await
-            .status,
+        get(&format!("{}/user", sim.base_url), Some(TOKEN_BOB)).await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
     // Bad settings are refused and leave the current ones alone.
-    for bad in [
-        &b"{nope"[..],
-        br#"{"fail_status": 42}"#,
-        br#"{"unknown": 1}"#,
-    ] {
+    for bad in [&b"{nope"[..], br#"{"fail_status": 42}"#, br#"{"unknown": 1}"#] {
         assert_eq!(
-            send(Method::POST, &faults, &[], Some(bad))
-                .await
-                .unwrap()
-                .status,
+            send(Method::POST, &faults, &[], Some(bad)).await.unwrap().status,
             StatusCode::BAD_REQUEST
         );
     }
@@ -161,22 +128,13 @@ async fn faults_are_switchable_over_http() {
         .await
         .unwrap();
     assert_eq!(
-        send(Method::DELETE, &faults, &[], None)
-            .await
-            .unwrap()
-            .status,
+        send(Method::DELETE, &faults, &[], None).await.unwrap().status,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        get(&format!("{}/user", sim.base_url), Some(TOKEN_BOB))
-            .await
-            .status,
+        get(&format!("{}/user", sim.base_url), Some(TOKEN_BOB)).await.status,
         StatusCode::OK
     );
-    assert_eq!(
-        sim.stats().total_requests,
-        2,
-        "/_sim/ requests are not counted"
-    );
+    assert_eq!(sim.stats().total_requests, 2, "/_sim/ requests are not counted");
     sim.shutdown().await;
 }

@@ -93,17 +93,10 @@ async fn gh_lists_creates_and_reads_issues() {
         ],
     )
     .await;
-    assert_eq!(
-        String::from_utf8(out.stdout).unwrap().trim(),
-        "From gh by alice"
-    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), "From gh by alice");
 
     let s = sim.stats();
-    assert_eq!(
-        s.count("POST /graphql"),
-        3,
-        "issue list is one query, issue create two"
-    );
+    assert_eq!(s.count("POST /graphql"), 3, "issue list is one query, issue create two");
     assert_eq!(s.count("GET /repos/{owner}/{repo}/issues/{number}"), 1);
     assert_eq!(s.units_by_login["alice"], 4);
     bridge.abort();

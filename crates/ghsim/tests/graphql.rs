@@ -20,17 +20,9 @@ async fn replay(sim: &SimHandle, req: &Value) -> Value {
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_str().unwrap().replace("{TOKEN}", TOKEN_ALICE),
-            )
-        })
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().replace("{TOKEN}", TOKEN_ALICE)))
         .collect();
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let body = req.get("body").map(|b| serde_json::to_vec(b).unwrap());
     let r = send(method, &url, &headers, body.as_deref()).await.unwrap();
     assert_eq!(r.status, StatusCode::OK, "{url}");
@@ -42,12 +34,7 @@ async fn replay(sim: &SimHandle, req: &Value) -> Value {
 #[tokio::test]
 async fn replays_gh_2_23_issue_commands() {
     let doc: Value = serde_json::from_str(FIXTURE).unwrap();
-    assert!(
-        doc["gh_version"]
-            .as_str()
-            .unwrap()
-            .starts_with("gh version 2.23.0")
-    );
+    assert!(doc["gh_version"].as_str().unwrap().starts_with("gh version 2.23.0"));
     let mut sims: HashMap<String, SimHandle> = HashMap::new();
     for ex in doc["exchanges"].as_array().unwrap() {
         let prefix = ex["prefix"].as_str().unwrap().to_owned();
@@ -68,10 +55,7 @@ async fn replays_gh_2_23_issue_commands() {
             answers.push(replay(sim, req).await);
         }
         let data = |i: usize| answers[i]["data"].clone();
-        let issue = |n: u64| {
-            sim.state()
-                .with_model(|m| m.repos[0].issue(n).cloned().unwrap())
-        };
+        let issue = |n: u64| sim.state().with_model(|m| m.repos[0].issue(n).cloned().unwrap());
         match cmd {
             "gh issue list -R octo/hello" => {
                 let issues = &data(0)["repository"]["issues"];
@@ -85,32 +69,20 @@ async fn replays_gh_2_23_issue_commands() {
                 assert_eq!(issues["pageInfo"]["hasNextPage"], true);
             }
             "gh issue list -R octo/hello --state all --limit 130" => {
-                let (a, b) = (
-                    &data(0)["repository"]["issues"],
-                    &data(1)["repository"]["issues"],
-                );
+                let (a, b) = (&data(0)["repository"]["issues"], &data(1)["repository"]["issues"]);
                 assert_eq!(
-                    (
-                        a["nodes"].as_array().unwrap().len(),
-                        &a["pageInfo"]["hasNextPage"]
-                    ),
+                    (a["nodes"].as_array().unwrap().len(), &a["pageInfo"]["hasNextPage"]),
                     (100, &json!(true))
                 );
                 assert_eq!(
-                    (
-                        b["nodes"].as_array().unwrap().len(),
-                        &b["pageInfo"]["hasNextPage"]
-                    ),
+                    (b["nodes"].as_array().unwrap().len(), &b["pageInfo"]["hasNextPage"]),
                     (20, &json!(false))
                 );
                 assert_eq!(b["nodes"][19]["number"], 1);
             }
             "gh issue list -R octo/hello --label bug --limit 3" => {
                 let s = &data(0)["search"];
-                assert_eq!(
-                    s["issueCount"], 30,
-                    "open issues with a multiple of 3 that is not of 4"
-                );
+                assert_eq!(s["issueCount"], 30, "open issues with a multiple of 3 that is not of 4");
                 for n in s["nodes"].as_array().unwrap() {
                     assert!(
                         n["labels"]["nodes"]
@@ -152,13 +124,7 @@ async fn replays_gh_2_23_issue_commands() {
             "gh issue status -R octo/hello" => {
                 assert_eq!(data(0)["viewer"]["login"], "alice");
                 let assigned = &data(1)["repository"]["assigned"]["nodes"];
-                assert!(
-                    assigned
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .all(|n| n["state"] == "OPEN")
-                );
+                assert!(assigned.as_array().unwrap().iter().all(|n| n["state"] == "OPEN"));
                 assert_eq!(data(1)["repository"]["mentioned"]["totalCount"], 0);
             }
             c if c.starts_with("gh api graphql") => {
@@ -169,20 +135,8 @@ async fn replays_gh_2_23_issue_commands() {
             }
             c if c.contains("ghe.example") => {
                 let fields = data(0)["Issue"]["fields"].clone();
-                assert!(
-                    fields
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|f| f["name"] == "stateReason")
-                );
-                assert_eq!(
-                    data(1)["repository"]["issues"]["nodes"]
-                        .as_array()
-                        .unwrap()
-                        .len(),
-                    3
-                );
+                assert!(fields.as_array().unwrap().iter().any(|f| f["name"] == "stateReason"));
+                assert_eq!(data(1)["repository"]["issues"]["nodes"].as_array().unwrap().len(), 3);
             }
             _ => {}
         }
@@ -200,13 +154,7 @@ async fn errors_look_like_githubs() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let gql = sim.graphql_url.clone();
     // Unknown field: a validation error, no data, nothing charged.
-    let r = graphql(
-        &gql,
-        TOKEN_ALICE,
-        "query Q { viewer { login nope } }",
-        json!({}),
-    )
-    .await;
+    let r = graphql(&gql, TOKEN_ALICE, "query Q { viewer { login nope } }", json!({})).await;
     let body = r.json();
     assert!(body.get("data").is_none());
     assert_eq!(
@@ -214,10 +162,7 @@ async fn errors_look_like_githubs() {
         "Field 'nope' doesn't exist on type 'User'"
     );
     assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
-    assert_eq!(
-        body["errors"][0]["path"],
-        json!(["query Q", "viewer", "nope"])
-    );
+    assert_eq!(body["errors"][0]["path"], json!(["query Q", "viewer", "nope"]));
     assert_eq!(r.rate("used"), 0);
     // Syntax error.
     let r = graphql(&gql, TOKEN_ALICE, "{ viewer { } }", json!({})).await;
@@ -230,14 +175,8 @@ async fn errors_look_like_githubs() {
     // A repository the caller cannot see: null plus NOT_FOUND, like a missing one.
     let q = "query($o: String!, $n: String!) { repository(owner: $o, name: $n) { name } }";
     for token in [TOKEN_BOB, TOKEN_ALICE] {
-        let name = if token == TOKEN_BOB {
-            "secret"
-        } else {
-            "missing"
-        };
-        let body = graphql(&gql, token, q, json!({"o": "octo", "n": name}))
-            .await
-            .json();
+        let name = if token == TOKEN_BOB { "secret" } else { "missing" };
+        let body = graphql(&gql, token, q, json!({"o": "octo", "n": name})).await.json();
         assert_eq!(body["data"]["repository"], Value::Null);
         assert_eq!(body["errors"][0]["type"], "NOT_FOUND");
         assert_eq!(
@@ -277,14 +216,9 @@ async fn errors_look_like_githubs() {
             .unwrap()
             .contains("query attribute")
     );
-    let r = send(
-        Method::POST,
-        &gql,
-        &[],
-        Some(br#"{"query":"{viewer{login}}"}"#),
-    )
-    .await
-    .unwrap();
+    let r = send(Method::POST, &gql, &[], Some(br#"{"query":"{viewer{login}}"}"#))
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     sim.shutdown().await;
 }
@@ -293,39 +227,26 @@ async fn errors_look_like_githubs() {
 async fn a_mutation_that_fails_validation_changes_nothing() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let q = r#"mutation($id: ID!) { createIssue(input: {repositoryId: $id, title: "x"}) { issue { number nope } } }"#;
-    let body = graphql(
-        &sim.graphql_url,
-        TOKEN_ALICE,
-        q,
-        json!({"id": "R_kgDO1296269"}),
-    )
-    .await
-    .json();
+    let body = graphql(&sim.graphql_url, TOKEN_ALICE, q, json!({"id": "R_kgDO1296269"}))
+        .await
+        .json();
     assert_eq!(body["errors"][0]["extensions"]["code"], "undefinedField");
     assert_eq!(sim.state().with_model(|m| m.repos[0].issues.len()), 120);
     // Several writes in one invalid request are all undone, timestamps included.
-    let before = sim.state().with_model(|m| {
-        (
-            m.repos[0].issue(7).cloned().unwrap(),
-            m.repos[0].issues_updated_at,
-        )
-    });
+    let before = sim
+        .state()
+        .with_model(|m| (m.repos[0].issue(7).cloned().unwrap(), m.repos[0].issues_updated_at));
     let q = r#"mutation {
         a: closeIssue(input: {issueId: "I_kwDO100000009"}) { issue { number } }
         b: addComment(input: {subjectId: "I_kwDO100000009", body: "x"}) { subject { nope } } }"#;
-    let body = graphql(&sim.graphql_url, TOKEN_ALICE, q, json!({}))
-        .await
-        .json();
+    let body = graphql(&sim.graphql_url, TOKEN_ALICE, q, json!({})).await.json();
     assert_eq!(
         body["errors"][0]["message"],
         "Field 'nope' doesn't exist on type 'Issue'"
     );
-    let after = sim.state().with_model(|m| {
-        (
-            m.repos[0].issue(7).cloned().unwrap(),
-            m.repos[0].issues_updated_at,
-        )
-    });
+    let after = sim
+        .state()
+        .with_model(|m| (m.repos[0].issue(7).cloned().unwrap(), m.repos[0].issues_updated_at));
     assert_eq!(before.0.number, 7);
     assert_eq!(
         (after.0.state, after.0.comments.len(), after.0.updated_at),

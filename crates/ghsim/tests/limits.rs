@@ -45,12 +45,7 @@ async fn exhausted_core_answers_403_with_headers() {
     let r = get_with(&url, &[("authorization", &tok), ("if-none-match", &etag)]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Writes are refused too, and change nothing.
-    let r = post_json(
-        &format!("{url}/issues"),
-        TOKEN_ALICE,
-        &json!({"title": "x"}),
-    )
-    .await;
+    let r = post_json(&format!("{url}/issues"), TOKEN_ALICE, &json!({"title": "x"})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(sim.state().with_model(|m| m.repos[0].issues.len()), 120);
     // Other logins and other resources have their own buckets; /rate_limit stays free.
@@ -80,12 +75,9 @@ async fn anonymous_and_search_limits_are_separate() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.header("x-ratelimit-resource"), "search");
     assert_eq!(
-        get(
-            &format!("{}/repos/octo/hello", sim.base_url),
-            Some(TOKEN_BOB)
-        )
-        .await
-        .status,
+        get(&format!("{}/repos/octo/hello", sim.base_url), Some(TOKEN_BOB))
+            .await
+            .status,
         StatusCode::OK
     );
 
@@ -121,11 +113,7 @@ async fn graphql_cost_follows_connections_and_over_limit_is_200_rate_limited() {
     assert_eq!(r.header("x-ratelimit-resource"), "graphql");
     let rl = &r.json()["data"]["rateLimit"];
     assert_eq!(
-        (
-            rl["cost"].as_u64(),
-            rl["remaining"].as_u64(),
-            rl["used"].as_u64()
-        ),
+        (rl["cost"].as_u64(), rl["remaining"].as_u64(), rl["used"].as_u64()),
         (Some(2), Some(2), Some(2))
     );
     assert_eq!(r.rate("used"), 2);
@@ -137,10 +125,7 @@ async fn graphql_cost_follows_connections_and_over_limit_is_200_rate_limited() {
         json!({}),
     )
     .await;
-    assert_eq!(
-        r.json()["data"]["rateLimit"],
-        json!({"cost": 1, "remaining": 2})
-    );
+    assert_eq!(r.json()["data"]["rateLimit"], json!({"cost": 1, "remaining": 2}));
     // Cost 2 again fits exactly; then even a cost-1 query is over.
     assert!(
         graphql(&gql, TOKEN_ALICE, q, json!({}))
@@ -162,9 +147,7 @@ async fn graphql_cost_follows_connections_and_over_limit_is_200_rate_limited() {
     assert_eq!(sim.stats().units_by_login["alice"], 4);
     // REST is a different resource.
     assert_eq!(
-        get(&format!("{}/user", sim.base_url), Some(TOKEN_ALICE))
-            .await
-            .status,
+        get(&format!("{}/user", sim.base_url), Some(TOKEN_ALICE)).await.status,
         StatusCode::OK
     );
     sim.shutdown().await;
@@ -197,10 +180,7 @@ async fn too_many_concurrent_requests_hit_the_secondary_limit() {
     assert_eq!(r.header("retry-after"), "60");
     assert_eq!(r.rate("limit"), 5000);
     let msg = r.json()["message"].as_str().unwrap().to_owned();
-    assert!(
-        msg.starts_with("You have exceeded a secondary rate limit."),
-        "{msg}"
-    );
+    assert!(msg.starts_with("You have exceeded a secondary rate limit."), "{msg}");
     // The held clients give up; once their requests are gone the limit no longer bites.
     for h in held {
         h.abort();

@@ -11,30 +11,22 @@ use serde_json::{Value, json};
 /// The numbers of `rel` in a Link header.
 fn link(r: &Resp, rel: &str) -> Option<String> {
     let l = r.opt_header("link")?;
-    l.split(", ")
-        .find(|p| p.ends_with(&format!("rel=\"{rel}\"")))
-        .map(|p| {
-            p.split(';')
-                .next()
-                .unwrap()
-                .trim_matches(|c| c == '<' || c == '>')
-                .to_owned()
-        })
+    l.split(", ").find(|p| p.ends_with(&format!("rel=\"{rel}\""))).map(|p| {
+        p.split(';')
+            .next()
+            .unwrap()
+            .trim_matches(|c| c == '<' || c == '>')
+            .to_owned()
+    })
 }
 
 #[tokio::test]
 async fn pagination_follows_link_headers_with_absolute_urls() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let first = format!(
-        "{}/repos/octo/hello/issues?state=all&per_page=50",
-        sim.base_url
-    );
+    let first = format!("{}/repos/octo/hello/issues?state=all&per_page=50", sim.base_url);
     let r = get(&first, Some(TOKEN_ALICE)).await;
     assert_eq!(r.json().as_array().unwrap().len(), 50);
-    let base = format!(
-        "{}/repos/octo/hello/issues?state=all&per_page=50",
-        sim.base_url
-    );
+    let base = format!("{}/repos/octo/hello/issues?state=all&per_page=50", sim.base_url);
     assert_eq!(link(&r, "next").unwrap(), format!("{base}&page=2"));
     assert_eq!(link(&r, "last").unwrap(), format!("{base}&page=3"));
     assert!(link(&r, "prev").is_none() && link(&r, "first").is_none());
@@ -60,28 +52,17 @@ async fn pagination_follows_link_headers_with_absolute_urls() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen.len(), 120);
-    assert_eq!(
-        seen,
-        (1..=120).rev().collect::<Vec<_>>(),
-        "newest first by default"
-    );
+    assert_eq!(seen, (1..=120).rev().collect::<Vec<_>>(), "newest first by default");
 
     // per_page caps at 100; filters and sort apply before paging.
     let r = get(
-        &format!(
-            "{}/repos/octo/hello/issues?state=all&per_page=500",
-            sim.base_url
-        ),
+        &format!("{}/repos/octo/hello/issues?state=all&per_page=500", sim.base_url),
         Some(TOKEN_ALICE),
     )
     .await;
     assert_eq!(r.json().as_array().unwrap().len(), 100);
     let url = format!("{}/repos/octo/hello/issues?per_page=0&page=x", sim.base_url);
-    assert_eq!(
-        get(&url, None).await.json().as_array().unwrap().len(),
-        30,
-        "defaults"
-    );
+    assert_eq!(get(&url, None).await.json().as_array().unwrap().len(), 30, "defaults");
     let r = get(
         &format!(
             "{}/repos/octo/hello/issues?labels=bug,enhancement&state=all&direction=asc",
@@ -106,20 +87,14 @@ async fn pagination_follows_link_headers_with_absolute_urls() {
 async fn search_issues_supports_the_documented_qualifiers() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let all = get(
-        &format!(
-            "{}/repos/octo/hello/issues?state=all&per_page=100",
-            sim.base_url
-        ),
+        &format!("{}/repos/octo/hello/issues?state=all&per_page=100", sim.base_url),
         Some(TOKEN_ALICE),
     )
     .await;
     let mut issues: Vec<Value> = all.json().as_array().unwrap().clone();
     issues.extend(
         get(
-            &format!(
-                "{}/repos/octo/hello/issues?state=all&per_page=100&page=2",
-                sim.base_url
-            ),
+            &format!("{}/repos/octo/hello/issues?state=all&per_page=100&page=2", sim.base_url),
             None,
         )
         .await
@@ -130,11 +105,7 @@ async fn search_issues_supports_the_documented_qualifiers() {
     );
     assert_eq!(issues.len(), 120);
     fn has(i: &Value, l: &str) -> bool {
-        i["labels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|x| x["name"] == l)
+        i["labels"].as_array().unwrap().iter().any(|x| x["name"] == l)
     }
     fn text(i: &Value) -> String {
         format!("{} {}", i["title"], i["body"]).to_lowercase()
@@ -151,36 +122,20 @@ async fn search_issues_supports_the_documented_qualifiers() {
         ),
         (
             "repo:octo/hello cache in:title",
-            Box::new(|i| {
-                i["title"]
-                    .as_str()
-                    .unwrap()
-                    .to_lowercase()
-                    .contains("cache")
-            }),
+            Box::new(|i| i["title"].as_str().unwrap().to_lowercase().contains("cache")),
         ),
         (
             "repo:octo/hello label:bug label:documentation",
             Box::new(|i| has(i, "bug") && has(i, "documentation")),
         ),
-        (
-            "repo:octo/hello offline",
-            Box::new(|i| text(i).contains("offline")),
-        ),
+        ("repo:octo/hello offline", Box::new(|i| text(i).contains("offline"))),
         ("repo:octo/hello is:pr", Box::new(|_| false)),
     ];
     for (q, pred) in cases {
         let want = issues.iter().filter(|i| pred(i)).count();
-        assert!(
-            want > 0 || q.ends_with("is:pr"),
-            "{q} should match something"
-        );
+        assert!(want > 0 || q.ends_with("is:pr"), "{q} should match something");
         let r = get(
-            &format!(
-                "{}/search/issues?q={}&per_page=100",
-                sim.base_url,
-                q.replace(' ', "+")
-            ),
+            &format!("{}/search/issues?q={}&per_page=100", sim.base_url, q.replace(' ', "+")),
             Some(TOKEN_BOB),
         )
         .await;
@@ -216,28 +171,17 @@ async fn prefix_mode_poses_as_enterprise_server() {
     .unwrap();
     assert!(sim.base_url.ends_with("/api/v3"));
     assert!(sim.graphql_url.ends_with("/api/graphql"));
-    let repo = get(
-        &format!("{}/repos/octo/hello", sim.base_url),
-        Some(TOKEN_ALICE),
-    )
-    .await
-    .json();
+    let repo = get(&format!("{}/repos/octo/hello", sim.base_url), Some(TOKEN_ALICE))
+        .await
+        .json();
     assert_eq!(repo["url"], format!("{}/repos/octo/hello", sim.base_url));
     assert_eq!(repo["html_url"], format!("http://{}/octo/hello", sim.addr));
     let root = format!("http://{}", sim.addr);
     assert_eq!(
-        get(&format!("{root}/repos/octo/hello"), Some(TOKEN_ALICE))
-            .await
-            .status,
+        get(&format!("{root}/repos/octo/hello"), Some(TOKEN_ALICE)).await.status,
         StatusCode::NOT_FOUND
     );
-    let r = graphql(
-        &sim.graphql_url,
-        TOKEN_ALICE,
-        "{ viewer { login } }",
-        json!({}),
-    )
-    .await;
+    let r = graphql(&sim.graphql_url, TOKEN_ALICE, "{ viewer { login } }", json!({})).await;
     assert_eq!(r.json()["data"]["viewer"]["login"], "alice");
     assert_eq!(
         graphql(
@@ -250,11 +194,7 @@ async fn prefix_mode_poses_as_enterprise_server() {
         .status,
         StatusCode::NOT_FOUND
     );
-    let r = get(
-        &format!("{}/repos/octo/hello/issues?per_page=5", sim.base_url),
-        None,
-    )
-    .await;
+    let r = get(&format!("{}/repos/octo/hello/issues?per_page=5", sim.base_url), None).await;
     assert!(
         link(&r, "next")
             .unwrap()

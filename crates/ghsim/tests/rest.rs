@@ -8,8 +8,7 @@ use ghsim::{Sim, SimConfig};
 use http::{Method, StatusCode};
 use serde_json::json;
 
-const NOT_FOUND: &str =
-    r#"{"documentation_url":"https://docs.github.com/rest","message":"Not Found"}"#;
+const NOT_FOUND: &str = r#"{"documentation_url":"https://docs.github.com/rest","message":"Not Found"}"#;
 
 #[tokio::test]
 async fn private_repository_is_404_for_bob_and_anonymous_and_200_for_alice() {
@@ -26,18 +25,11 @@ async fn private_repository_is_404_for_bob_and_anonymous_and_200_for_alice() {
             assert_eq!(r.status, StatusCode::NOT_FOUND, "{path} {token:?}");
             assert_eq!(String::from_utf8(r.bytes()).unwrap(), NOT_FOUND);
         }
-        assert_eq!(
-            get(&url, Some(TOKEN_ALICE)).await.status,
-            StatusCode::OK,
-            "{path}"
-        );
+        assert_eq!(get(&url, Some(TOKEN_ALICE)).await.status, StatusCode::OK, "{path}");
     }
-    let repo = get(
-        &format!("{}/repos/octo/secret", sim.base_url),
-        Some(TOKEN_ALICE),
-    )
-    .await
-    .json();
+    let repo = get(&format!("{}/repos/octo/secret", sim.base_url), Some(TOKEN_ALICE))
+        .await
+        .json();
     assert_eq!(repo["private"], true);
     assert_eq!(repo["permissions"]["push"], true);
     // Writes to a hidden repository are 404 too, and nothing is created.
@@ -50,10 +42,7 @@ async fn private_repository_is_404_for_bob_and_anonymous_and_200_for_alice() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Search hides it from bob (422 when named) and shows it to alice.
     let q = format!("{}/search/issues?q=repo:octo/secret", sim.base_url);
-    assert_eq!(
-        get(&q, Some(TOKEN_BOB)).await.status,
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
+    assert_eq!(get(&q, Some(TOKEN_BOB)).await.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(get(&q, Some(TOKEN_ALICE)).await.json()["total_count"], 5);
     let all = format!("{}/search/issues?q=rotate+the+deploy+key", sim.base_url);
     assert_eq!(get(&all, Some(TOKEN_BOB)).await.json()["total_count"], 0);
@@ -67,10 +56,7 @@ async fn unknown_token_is_401_and_both_schemes_work() {
     let url = format!("{}/user", sim.base_url);
     let r = get_with(
         &url,
-        &[(
-            "authorization",
-            "token ghp_000000000000000000000000000000000000",
-        )],
+        &[("authorization", "token ghp_000000000000000000000000000000000000")],
     )
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
@@ -89,9 +75,7 @@ async fn unknown_token_is_401_and_both_schemes_work() {
     assert_eq!(octocat.json()["id"], 583231);
     assert!(octocat.opt_header("last-modified").is_some());
     assert_eq!(
-        get(&format!("{}/users/nobody-here", sim.base_url), None)
-            .await
-            .status,
+        get(&format!("{}/users/nobody-here", sim.base_url), None).await.status,
         StatusCode::NOT_FOUND
     );
     sim.shutdown().await;
@@ -106,10 +90,7 @@ async fn gzip_only_when_accepted() {
     let tok = auth(TOKEN_ALICE);
     let zipped = get_with(
         &url,
-        &[
-            ("authorization", &tok),
-            ("accept-encoding", "deflate, gzip;q=1.0"),
-        ],
+        &[("authorization", &tok), ("accept-encoding", "deflate, gzip;q=1.0")],
     )
     .await;
     assert_eq!(zipped.header("content-encoding"), "gzip");
@@ -162,22 +143,13 @@ async fn writes_update_the_model_and_list_validators() {
         "the list changed, so the old ETag no longer matches"
     );
     assert_eq!(r.json()[0]["number"], 121);
-    let r = get_with(
-        &list,
-        &[("authorization", &tok), ("if-modified-since", &lm)],
-    )
-    .await;
+    let r = get_with(&list, &[("authorization", &tok), ("if-modified-since", &lm)]).await;
     assert_eq!(r.status, StatusCode::OK, "Last-Modified moved forward");
     let lm2 = r.header("last-modified").to_owned();
 
     // Comment, then close via PATCH (bob authored it, so he may).
     let issue = format!("{list}/121");
-    let r = post_json(
-        &format!("{issue}/comments"),
-        TOKEN_BOB,
-        &json!({"body": "more detail"}),
-    )
-    .await;
+    let r = post_json(&format!("{issue}/comments"), TOKEN_BOB, &json!({"body": "more detail"})).await;
     assert_eq!(r.status, StatusCode::CREATED);
     let r = send(
         Method::PATCH,
@@ -194,11 +166,7 @@ async fn writes_update_the_model_and_list_validators() {
         (Some("closed"), Some(1))
     );
     assert_eq!(got["closed_by"]["login"], "bob");
-    let r = get_with(
-        &list,
-        &[("authorization", &tok), ("if-modified-since", &lm2)],
-    )
-    .await;
+    let r = get_with(&list, &[("authorization", &tok), ("if-modified-since", &lm2)]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
         r.json()[0]["number"],
@@ -230,11 +198,7 @@ async fn writes_update_the_model_and_list_validators() {
         .map(|l| l["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["bug", "triage"]);
-    assert_eq!(
-        sim.stats().units_by_login["bob"],
-        8,
-        "writes cost one core unit each"
-    );
+    assert_eq!(sim.stats().units_by_login["bob"], 8, "writes cost one core unit each");
     sim.shutdown().await;
 }
 
@@ -243,14 +207,9 @@ async fn request_body_errors_are_githubs() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let list = format!("{}/repos/octo/hello/issues", sim.base_url);
     let tok = auth(TOKEN_ALICE);
-    let r = send(
-        Method::POST,
-        &list,
-        &[("authorization", &tok)],
-        Some(b"{not json"),
-    )
-    .await
-    .unwrap();
+    let r = send(Method::POST, &list, &[("authorization", &tok)], Some(b"{not json"))
+        .await
+        .unwrap();
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.json()["message"], "Problems parsing JSON");
     let r = post_json(&list, TOKEN_ALICE, &json!({"body": "no title"})).await;
@@ -271,25 +230,16 @@ async fn request_body_errors_are_githubs() {
     let r = post_json(&labels, TOKEN_ALICE, &json!({"name": "bug"})).await;
     assert_eq!(r.json()["errors"][0]["code"], "already_exists");
     assert_eq!(
-        post_json(
-            &labels,
-            TOKEN_ALICE,
-            &json!({"name": "p1", "color": "ff0000"})
-        )
-        .await
-        .status,
+        post_json(&labels, TOKEN_ALICE, &json!({"name": "p1", "color": "ff0000"}))
+            .await
+            .status,
         StatusCode::CREATED
     );
     assert_eq!(
-        post_json(&labels, TOKEN_BOB, &json!({"name": "p2"}))
-            .await
-            .status,
+        post_json(&labels, TOKEN_BOB, &json!({"name": "p2"})).await.status,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        get(&format!("{labels}/p1"), None).await.json()["color"],
-        "ff0000"
-    );
+    assert_eq!(get(&format!("{labels}/p1"), None).await.json()["color"], "ff0000");
     // The model is unchanged by the failed attempts.
     assert_eq!(sim.state().with_model(|m| m.repos[0].issues.len()), 120);
     sim.shutdown().await;
@@ -305,14 +255,8 @@ async fn body_urls_follow_the_host_header() {
     )
     .await;
     let issue = r.json();
-    assert_eq!(
-        issue["url"],
-        "http://api.github.com/repos/octo/hello/issues/2"
-    );
-    assert_eq!(
-        issue["repository_url"],
-        "http://api.github.com/repos/octo/hello"
-    );
+    assert_eq!(issue["url"], "http://api.github.com/repos/octo/hello/issues/2");
+    assert_eq!(issue["repository_url"], "http://api.github.com/repos/octo/hello");
     assert_eq!(
         issue["comments_url"],
         "http://api.github.com/repos/octo/hello/issues/2/comments"
@@ -322,10 +266,7 @@ async fn body_urls_follow_the_host_header() {
         "http://api.github.com/repos/octo/hello/issues/2/labels{/name}"
     );
     assert_eq!(issue["user"]["url"], "http://api.github.com/users/alice");
-    assert_eq!(
-        issue["html_url"],
-        "http://api.github.com/octo/hello/issues/2"
-    );
+    assert_eq!(issue["html_url"], "http://api.github.com/octo/hello/issues/2");
     sim.shutdown().await;
 }
 
@@ -334,16 +275,8 @@ async fn standard_headers_and_stats() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let url = format!("{}/repos/octo/hello/issues", sim.base_url);
     let r = get(&url, Some(TOKEN_ALICE)).await;
-    assert_eq!(
-        r.header("cache-control"),
-        "private, max-age=60, s-maxage=60"
-    );
-    let vary: Vec<&str> = r
-        .headers
-        .get_all("vary")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect();
+    assert_eq!(r.header("cache-control"), "private, max-age=60, s-maxage=60");
+    let vary: Vec<&str> = r.headers.get_all("vary").iter().map(|v| v.to_str().unwrap()).collect();
     assert!(vary.contains(&"Accept, Authorization, Cookie, X-GitHub-OTP"));
     assert_eq!(r.header("content-type"), "application/json; charset=utf-8");
     assert_eq!(r.header("x-github-api-version-selected"), "2022-11-28");
@@ -351,11 +284,7 @@ async fn standard_headers_and_stats() {
     assert_eq!(r.header("x-ratelimit-resource"), "core");
     assert!(r.rate("reset") > 1_700_000_000);
     let rl = get(&format!("{}/rate_limit", sim.base_url), Some(TOKEN_ALICE)).await;
-    assert_eq!(
-        rl.json()["resources"]["core"]["used"],
-        1,
-        "/rate_limit itself is free"
-    );
+    assert_eq!(rl.json()["resources"]["core"]["used"], 1, "/rate_limit itself is free");
     assert_eq!(rl.json()["resources"]["graphql"]["limit"], 5000);
     get(&url, Some(TOKEN_BOB)).await;
     graphql(

@@ -37,12 +37,5 @@ async fn the_router_serves_and_counts_without_a_socket() {
     });
     let resp = app(state.clone()).oneshot(get("/user")).await.unwrap();
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .is_empty()
-    );
+    assert!(resp.into_body().collect().await.unwrap().to_bytes().is_empty());
 }

@@ -69,7 +69,11 @@ pub fn classify(
     let hinted = header("x-gh-cache-ttl").and_then(parse_go_duration);
     if path == "/graphql" && method == Method::POST {
         return match graphql::analyze(body) {
-            GraphqlOp::Query { repo, shareable, indicators_cover } => {
+            GraphqlOp::Query {
+                repo,
+                shareable,
+                indicators_cover,
+            } => {
                 let mut tags = vec![TAG_GRAPHQL.to_owned()];
                 tags.extend(repo.clone());
                 Class::Read(ReadSpec {
@@ -83,7 +87,10 @@ pub fn classify(
                     }),
                     tags,
                     ttl: hinted.unwrap_or_else(|| ttls.ttl("graphql")),
-                    graphql: Some(GraphqlRead { shareable_repo: repo.filter(|_| shareable), indicators_cover }),
+                    graphql: Some(GraphqlRead {
+                        shareable_repo: repo.filter(|_| shareable),
+                        indicators_cover,
+                    }),
                     force_revalidate: false,
                 })
             }

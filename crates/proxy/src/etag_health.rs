@@ -25,7 +25,9 @@ impl EtagHealth {
         } else if same_body_resent {
             let n = self.rejected.fetch_add(1, Relaxed) + 1;
             if n == REJECTIONS_BEFORE_FALLBACK && self.confirmed.load(Relaxed) == 0 {
-                tracing::warn!("GitHub rejects recomputed ETags; cross-token revalidation falls back to If-Modified-Since");
+                tracing::warn!(
+                    "GitHub rejects recomputed ETags; cross-token revalidation falls back to If-Modified-Since"
+                );
             }
         }
     }
@@ -46,7 +48,16 @@ pub fn same_for_every_reader(path: &str) -> bool {
     match segs.as_slice() {
         ["repos", _, _, kind, ..] => matches!(
             *kind,
-            "issues" | "pulls" | "labels" | "milestones" | "releases" | "commits" | "contents" | "branches" | "tags" | "git"
+            "issues"
+                | "pulls"
+                | "labels"
+                | "milestones"
+                | "releases"
+                | "commits"
+                | "contents"
+                | "branches"
+                | "tags"
+                | "git"
         ),
         ["users", _] => true,
         _ => false,
@@ -71,7 +82,10 @@ mod tests {
         for _ in 0..10 {
             ok.observe(false, true);
         }
-        assert!(!ok.broken(), "one confirmation proves the formula; later 200s are real changes or other causes");
+        assert!(
+            !ok.broken(),
+            "one confirmation proves the formula; later 200s are real changes or other causes"
+        );
     }
 
     #[test]

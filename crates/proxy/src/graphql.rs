@@ -100,7 +100,11 @@ pub fn analyze(body: &[u8]) -> GraphqlOp {
             .iter()
             .any(|t| REACHING.contains(&t.as_str()) || t.starts_with("viewer"));
     let indicators_cover = shareable && !tokens.iter().any(|t| NOT_COVERED.contains(&t.as_str()));
-    GraphqlOp::Query { repo, shareable, indicators_cover }
+    GraphqlOp::Query {
+        repo,
+        shareable,
+        indicators_cover,
+    }
 }
 
 /// Names and punctuation, with strings and comments removed.
@@ -229,15 +233,29 @@ mod tests {
         let q = "fragment issue on Issue {number,title,url,state,updatedAt,labels(first:100){nodes{id,name,description,color},totalCount},stateReason}\n\tquery IssueList($owner: String!, $repo: String!, $limit: Int, $endCursor: String, $states: [IssueState!] = OPEN, $assignee: String, $author: String, $mention: String) {\n\t\trepository(owner: $owner, name: $repo) {\n\t\t\thasIssuesEnabled\n\t\t\tissues(first: $limit, after: $endCursor, orderBy: {field: CREATED_AT, direction: DESC}, states: $states, filterBy: {assignee: $assignee, createdBy: $author, mentioned: $mention}) {\n\t\t\t\ttotalCount\n\t\t\t\tnodes {\n\t\t\t\t\t...issue\n\t\t\t\t}\n\t\t\t\tpageInfo {\n\t\t\t\t\thasNextPage\n\t\t\t\t\tendCursor\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}";
         assert_eq!(
             op(q, r#"{"limit":30,"owner":"octo","repo":"hello","states":["OPEN"]}"#),
-            GraphqlOp::Query { repo: Some("octo/hello".into()), shareable: true, indicators_cover: true }
+            GraphqlOp::Query {
+                repo: Some("octo/hello".into()),
+                shareable: true,
+                indicators_cover: true
+            }
         );
-        assert!(shareable("query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ ...F } } fragment F on Repository { id }"));
+        assert!(shareable(
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ ...F } } fragment F on Repository { id }"
+        ));
     }
 
     #[test]
     fn indicators_do_not_cover_releases_or_refs() {
-        let q = "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ latestRelease { tagName } } }";
-        assert!(matches!(op(q, r#"{"owner":"o","repo":"r"}"#), GraphqlOp::Query { shareable: true, indicators_cover: false, .. }));
+        let q =
+            "query($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ latestRelease { tagName } } }";
+        assert!(matches!(
+            op(q, r#"{"owner":"o","repo":"r"}"#),
+            GraphqlOp::Query {
+                shareable: true,
+                indicators_cover: false,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -257,7 +275,11 @@ mod tests {
         }
         assert!(matches!(
             op("query { repository(owner:\"o\", name:\"r\") { id } }", "{}"),
-            GraphqlOp::Query { repo: None, shareable: false, .. }
+            GraphqlOp::Query {
+                repo: None,
+                shareable: false,
+                ..
+            }
         ));
     }
 

@@ -21,7 +21,10 @@ use std::sync::Arc;
 fn indicator_paths(repo: &str) -> [(String, Option<&'static str>); 2] {
     [
         (format!("/repos/{repo}"), None),
-        (format!("/repos/{repo}/issues"), Some("direction=desc&per_page=1&sort=updated&state=all")),
+        (
+            format!("/repos/{repo}/issues"),
+            Some("direction=desc&per_page=1&sort=updated&state=all"),
+        ),
     ]
 }
 
@@ -40,7 +43,12 @@ async fn read_all(state: &Arc<State>, headers: &HeaderMap, repo: &str) -> Option
         };
         spec.force_revalidate = true;
         let empty = bytes::Bytes::new();
-        let req = ReadRequest { headers: &probe, path: &path, query, body: &empty };
+        let req = ReadRequest {
+            headers: &probe,
+            path: &path,
+            query,
+            body: &empty,
+        };
         // Boxed: the read path calls back into here, and async recursion needs an indirection.
         let answer = Box::pin(read(state, &req, &spec)).await.ok()?;
         if answer.status != StatusCode::OK {
@@ -73,7 +81,10 @@ pub async fn still_hold(
     let started = state.clock.now_ms();
     let now = read_all(state, headers, repo).await?;
     let holds = validators.len() == now.len()
-        && validators.iter().zip(&now).all(|(v, (path, body))| v.path == *path && v.holds_for(body));
+        && validators
+            .iter()
+            .zip(&now)
+            .all(|(v, (path, body))| v.path == *path && v.holds_for(body));
     // Whatever the bodies say, a 200 for both proves this token can read the repository.
     let repo_ttl = state.config.ttl.ttl("get_repo").as_millis() as u64;
     state.proofs.record(fp, repo, started + repo_ttl);

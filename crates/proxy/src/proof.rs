@@ -22,7 +22,10 @@ pub struct Proofs {
 impl Proofs {
     /// Records that `fp` can read `repo` until `until_ms` (indicator checks prove it too).
     pub fn record(&self, fp: Fingerprint, repo: &str, until_ms: u64) {
-        self.until_ms.lock().expect("proofs lock").insert((fp, repo.to_owned()), until_ms);
+        self.until_ms
+            .lock()
+            .expect("proofs lock")
+            .insert((fp, repo.to_owned()), until_ms);
     }
 }
 

@@ -72,7 +72,10 @@ pub async fn read(state: &Arc<State>, req: &ReadRequest<'_>, spec: &ReadSpec) ->
             force_revalidate: spec.force_revalidate,
         };
         // A partitioned cache never shares, so GraphQL needs no proof; keep it a GraphQL read.
-        own.graphql = spec.graphql.as_ref().map(|_| crate::classify::GraphqlRead { shareable_repo: None, indicators_cover: false });
+        own.graphql = spec.graphql.as_ref().map(|_| crate::classify::GraphqlRead {
+            shareable_repo: None,
+            indicators_cover: false,
+        });
         return read_unpartitioned(state, req, &own, fp).await;
     }
     read_unpartitioned(state, req, spec, fp).await
@@ -165,9 +168,14 @@ async fn fetch(
     }
     // Indicators are read *before* the answer is fetched: a change between the two then shows
     // as a difference later (a refetch), never as a change the baseline already contains.
-    let indicated = spec.graphql.as_ref().filter(|g| g.indicators_cover && state.config.graphql_indicators);
+    let indicated = spec
+        .graphql
+        .as_ref()
+        .filter(|g| g.indicators_cover && state.config.graphql_indicators);
     let validators = match (indicated, spec.tags.get(1)) {
-        (Some(_), Some(repo)) => crate::indicators::baseline(state, req.headers, repo).await.unwrap_or_default(),
+        (Some(_), Some(repo)) => crate::indicators::baseline(state, req.headers, repo)
+            .await
+            .unwrap_or_default(),
         _ => Vec::new(),
     };
     let (method, body) = if spec.graphql.is_some() {
@@ -201,7 +209,10 @@ async fn fetch(
         }
     };
     if recomputed_etag && let Some(c) = cached.as_deref() {
-        state.etag_health.observe(resp.status == StatusCode::NOT_MODIFIED, resp.status == StatusCode::OK && resp.body == c.body);
+        state.etag_health.observe(
+            resp.status == StatusCode::NOT_MODIFIED,
+            resp.status == StatusCode::OK && resp.body == c.body,
+        );
     }
     if resp.status == StatusCode::NOT_MODIFIED
         && let Some(c) = cached

@@ -214,11 +214,10 @@ async fn a_second_daemon_on_the_same_socket_is_refused() {
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
     let err = proxy::server::bind_unix(&p.socket)
         .await
-        .err()
-        .expect("second bind refused");
+        .expect_err("second bind refused");
     assert!(err.to_string().contains("already serving"), "{err}");
     let long = dir.path().join("x".repeat(120));
-    let err = proxy::server::bind_unix(&long).await.err().expect("long path refused");
+    let err = proxy::server::bind_unix(&long).await.expect_err("long path refused");
     assert!(err.to_string().contains("the limit is 107"), "{err}");
     p.stop().await;
 }

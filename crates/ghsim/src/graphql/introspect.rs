@@ -125,20 +125,14 @@ mod tests {
         ];
         let vars = serde_json::Map::new();
         let doc = Default::default();
-        let walker = Walker {
-            doc: &doc,
-            vars: &vars,
-        };
+        let walker = Walker { doc: &doc, vars: &vars };
         for (t, obj) in samples {
             let (_, names) = TYPE_FIELDS.iter().find(|(n, _)| *n == t).unwrap();
             for name in names.split_whitespace() {
                 let field = Field {
                     alias: None,
                     name: (*name).to_owned(),
-                    args: vec![
-                        ("first".into(), AstValue::Int(1)),
-                        ("number".into(), AstValue::Int(1)),
-                    ],
+                    args: vec![("first".into(), AstValue::Int(1)), ("number".into(), AstValue::Int(1))],
                     directives: Vec::new(),
                     selection: Vec::new(),
                     line: 1,

@@ -69,9 +69,7 @@ impl<'a> Lexer<'a> {
             return Ok((Tok::End, line, column));
         };
         let tok = match c {
-            '{' | '}' | '(' | ')' | '[' | ']' | ':' | '!' | '$' | '=' | '@' | '|' | '&' => {
-                Tok::Punct(c)
-            }
+            '{' | '}' | '(' | ')' | '[' | ']' | ':' | '!' | '$' | '=' | '@' | '|' | '&' => Tok::Punct(c),
             '.' => {
                 if self.bump() == Some('.') && self.bump() == Some('.') {
                     Tok::Spread
@@ -82,11 +80,7 @@ impl<'a> Lexer<'a> {
             '"' => self.string()?,
             c if c.is_ascii_alphabetic() || c == '_' => {
                 let mut s = c.to_string();
-                while let Some(&n) = self
-                    .chars
-                    .peek()
-                    .filter(|n| n.is_ascii_alphanumeric() || **n == '_')
-                {
+                while let Some(&n) = self.chars.peek().filter(|n| n.is_ascii_alphanumeric() || **n == '_') {
                     s.push(n);
                     self.bump();
                 }
@@ -107,15 +101,11 @@ impl<'a> Lexer<'a> {
                 } else if let Ok(f) = s.parse::<f64>() {
                     Tok::Float(f)
                 } else {
-                    return Err(self.error(format!(
-                        "Parse error on \"{s}\" (error) at [{line}, {column}]"
-                    )));
+                    return Err(self.error(format!("Parse error on \"{s}\" (error) at [{line}, {column}]")));
                 }
             }
             other => {
-                return Err(self.error(format!(
-                    "Parse error on \"{other}\" (error) at [{line}, {column}]"
-                )));
+                return Err(self.error(format!("Parse error on \"{other}\" (error) at [{line}, {column}]")));
             }
         };
         Ok((tok, line, column))

@@ -31,26 +31,18 @@ fn errors(errors: Value) -> Response {
     json_response(StatusCode::OK, &json!({ "errors": errors }))
 }
 
-pub async fn handle(
-    State(st): State<SimState>,
-    Extension(ctx): Extension<Ctx>,
-    body: Bytes,
-) -> Response {
+pub async fn handle(State(st): State<SimState>, Extension(ctx): Extension<Ctx>, body: Bytes) -> Response {
     let req = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(m)) => m,
         _ => return ApiError::bad_json(DOCS).into_response(),
     };
     let Some(query) = req.get("query").and_then(Value::as_str) else {
-        return errors(
-            json!([{"message": "A query attribute must be specified and must be a string."}]),
-        );
+        return errors(json!([{"message": "A query attribute must be specified and must be a string."}]));
     };
     let doc = match parse::parse(query) {
         Ok(d) => d,
         Err(e) => {
-            return errors(
-                json!([{"message": e.message, "locations": [{"line": e.line, "column": e.column}]}]),
-            );
+            return errors(json!([{"message": e.message, "locations": [{"line": e.line, "column": e.column}]}]));
         }
     };
     let op = match pick_operation(&doc, req.get("operationName").and_then(Value::as_str)) {
@@ -61,10 +53,7 @@ pub async fn handle(
         return errors(json!([{"message": "Subscriptions are not supported"}]));
     }
     let vars = bind_variables(op, req.get("variables").and_then(Value::as_object));
-    let walker = Walker {
-        doc: &doc,
-        vars: &vars,
-    };
+    let walker = Walker { doc: &doc, vars: &vars };
     let undefined = walker.undefined_fragments();
     if !undefined.is_empty() {
         let errs: Vec<Value> = undefined
@@ -79,9 +68,7 @@ pub async fn handle(
     let dry_run = walker
         .collect(Some("Query"), &[&op.selection])
         .iter()
-        .any(|(_, fs)| {
-            fs[0].name == "rateLimit" && walker.args(fs[0]).bool("dryRun") == Some(true)
-        });
+        .any(|(_, fs)| fs[0].name == "rateLimit" && walker.args(fs[0]).bool("dryRun") == Some(true));
     let caller = &ctx.caller;
     // Never hold the limiter and the model locks together (no lock-order worries).
     let taken = if dry_run {
@@ -111,8 +98,7 @@ pub async fn handle(
         for (key, fields) in walker.collect(Some("Mutation"), &[&op.selection]) {
             let f = fields[0];
             if f.name != "__typename" {
-                let outcome =
-                    mutation::apply(&mut model, caller, &f.name, &walker.args(f), &mut undo);
+                let outcome = mutation::apply(&mut model, caller, &f.name, &walker.args(f), &mut undo);
                 mutations.push((key.to_owned(), outcome));
             }
         }

@@ -37,10 +37,7 @@ impl Outcome {
                 client_id,
             } => {
                 let r = &model.repos[*repo];
-                let issue = Out::Obj(Obj::Issue(
-                    r,
-                    r.issue(*number).expect("mutated issue exists"),
-                ));
+                let issue = Out::Obj(Obj::Issue(r, r.issue(*number).expect("mutated issue exists")));
                 // Label mutations name the changed object `labelable`.
                 let key = if payload.ends_with("LabelablePayload") {
                     "labelable"
@@ -49,10 +46,7 @@ impl Outcome {
                 };
                 Out::Obj(Obj::Value(
                     payload,
-                    vec![
-                        (key, issue),
-                        ("clientMutationId", client_mutation_id(client_id)),
-                    ],
+                    vec![(key, issue), ("clientMutationId", client_mutation_id(client_id))],
                 ))
             }
             Outcome::Comment {
@@ -111,11 +105,10 @@ fn unresolvable(id: &str) -> FieldError {
 }
 
 fn ids(input: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
-    input.get(key)?.as_array().map(|a| {
-        a.iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
-    })
+    input
+        .get(key)?
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
 }
 
 /// Applies mutation root field `field` for an authenticated `caller` (the pipeline refuses
@@ -140,21 +133,16 @@ pub fn apply(
     let s = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_owned);
     let client_id = s("clientMutationId");
     // Resolves an issue node the caller can see, and whether they may change it.
-    let find_issue =
-        |model: &Model, key: &str, input_type: &str| -> Result<(RepoIdx, u64, bool), FieldError> {
-            let id = s(key).ok_or_else(|| missing(field, input_type, key))?;
-            let (ri, n) = model
-                .issue_by_node_id(&id)
-                .ok_or_else(|| unresolvable(&id))?;
-            let r = &model.repos[ri];
-            if !caller.can_read(r) {
-                return Err(unresolvable(&id));
-            }
-            let author = r
-                .issue(n)
-                .is_some_and(|i| i.user.eq_ignore_ascii_case(&login));
-            Ok((ri, n, caller.can_push(r) || author))
-        };
+    let find_issue = |model: &Model, key: &str, input_type: &str| -> Result<(RepoIdx, u64, bool), FieldError> {
+        let id = s(key).ok_or_else(|| missing(field, input_type, key))?;
+        let (ri, n) = model.issue_by_node_id(&id).ok_or_else(|| unresolvable(&id))?;
+        let r = &model.repos[ri];
+        if !caller.can_read(r) {
+            return Err(unresolvable(&id));
+        }
+        let author = r.issue(n).is_some_and(|i| i.user.eq_ignore_ascii_case(&login));
+        Ok((ri, n, caller.can_push(r) || author))
+    };
     let forbidden = |what: &str| {
         FieldError::failed(
             "FORBIDDEN",
@@ -163,8 +151,7 @@ pub fn apply(
     };
     match field {
         "createIssue" => {
-            let rid = s("repositoryId")
-                .ok_or_else(|| missing(field, "CreateIssueInput", "repositoryId"))?;
+            let rid = s("repositoryId").ok_or_else(|| missing(field, "CreateIssueInput", "repositoryId"))?;
             let title = s("title").ok_or_else(|| missing(field, "CreateIssueInput", "title"))?;
             let ri = model
                 .repo_by_node_id(&rid)
@@ -202,8 +189,7 @@ pub fn apply(
             match field {
                 "closeIssue" => {
                     patch.state = Some(IssueState::Closed);
-                    patch.state_reason =
-                        Some(s("stateReason").map_or("completed".into(), |r| r.to_lowercase()));
+                    patch.state_reason = Some(s("stateReason").map_or("completed".into(), |r| r.to_lowercase()));
                 }
                 "reopenIssue" => patch.state = Some(IssueState::Open),
                 _ => {
@@ -231,10 +217,7 @@ pub fn apply(
             let (input_type, payload) = if add {
                 ("AddLabelsToLabelableInput", "AddLabelsToLabelablePayload")
             } else {
-                (
-                    "RemoveLabelsFromLabelableInput",
-                    "RemoveLabelsFromLabelablePayload",
-                )
+                ("RemoveLabelsFromLabelableInput", "RemoveLabelsFromLabelablePayload")
             };
             let (ri, number, _) = find_issue(model, "labelableId", input_type)?;
             if !caller.can_push(&model.repos[ri]) {
@@ -272,9 +255,7 @@ pub fn apply(
             let (ri, number, _) = find_issue(model, "subjectId", "AddCommentInput")?;
             let body = s("body").ok_or_else(|| missing(field, "AddCommentInput", "body"))?;
             undo.push(model.undo_point(ri, Some(number)));
-            let comment_id = model
-                .add_comment(ri, number, &login, &body)
-                .expect("issue exists");
+            let comment_id = model.add_comment(ri, number, &login, &body).expect("issue exists");
             Ok(Outcome::Comment {
                 repo: ri,
                 number,

@@ -9,12 +9,7 @@ use crate::model::{Comment, Issue, IssueState, Label, Model, Repo, User, UserKin
 use crate::render::association;
 use crate::time::Timestamp;
 
-pub(super) fn repository<'m>(
-    env: &Env<'m>,
-    r: &'m Repo,
-    field: &str,
-    args: &Args<'_>,
-) -> Result<Out<'m>, FieldError> {
+pub(super) fn repository<'m>(env: &Env<'m>, r: &'m Repo, field: &str, args: &Args<'_>) -> Result<Out<'m>, FieldError> {
     let m = env.model;
     let push = env.caller.can_push(r);
     Ok(match field {
@@ -22,9 +17,7 @@ pub(super) fn repository<'m>(
         "databaseId" => Out::val(r.id),
         "name" => Out::str(r.name.clone()),
         "nameWithOwner" => Out::str(r.full_name()),
-        "owner" => m
-            .user(&r.owner)
-            .map_or(Out::Null, |u| Out::Obj(Obj::User(u))),
+        "owner" => m.user(&r.owner).map_or(Out::Null, |u| Out::Obj(Obj::User(u))),
         "description" => Out::opt_str(r.description.clone()),
         "url" => Out::str(format!("{}/{}", env.urls.web, r.full_name())),
         "resourcePath" => Out::str(format!("/{}", r.full_name())),
@@ -33,8 +26,7 @@ pub(super) fn repository<'m>(
             env.urls.web.trim_start_matches("http://"),
             r.full_name()
         )),
-        "homepageUrl" | "mirrorUrl" | "parent" | "templateRepository" | "licenseInfo"
-        | "primaryLanguage" => Out::Null,
+        "homepageUrl" | "mirrorUrl" | "parent" | "templateRepository" | "licenseInfo" | "primaryLanguage" => Out::Null,
         "isPrivate" => Out::val(r.private),
         "visibility" => Out::str(if r.private { "PRIVATE" } else { "PUBLIC" }),
         "isFork"
@@ -48,12 +40,10 @@ pub(super) fn repository<'m>(
         | "isSecurityPolicyEnabled"
         | "deleteBranchOnMerge"
         | "viewerHasStarred" => Out::val(false),
-        "hasIssuesEnabled" | "hasWikiEnabled" | "hasProjectsEnabled" | "mergeCommitAllowed"
-        | "rebaseMergeAllowed" | "squashMergeAllowed" | "forkingAllowed" => Out::val(true),
+        "hasIssuesEnabled" | "hasWikiEnabled" | "hasProjectsEnabled" | "mergeCommitAllowed" | "rebaseMergeAllowed"
+        | "squashMergeAllowed" | "forkingAllowed" => Out::val(true),
         "viewerPermission" => Out::str(if push { "ADMIN" } else { "READ" }),
-        "viewerCanAdminister" | "viewerCanCreateProjects" | "viewerCanUpdateTopics" => {
-            Out::val(push)
-        }
+        "viewerCanAdminister" | "viewerCanCreateProjects" | "viewerCanUpdateTopics" => Out::val(push),
         "createdAt" => ts(r.created_at),
         "updatedAt" => ts(r.updated_at),
         "pushedAt" => ts(r.pushed_at),
@@ -109,8 +99,7 @@ pub(super) fn repository<'m>(
         }
         "label" => {
             let name = args.str("name").unwrap_or_default();
-            r.label(&name)
-                .map_or(Out::Null, |l| Out::Obj(Obj::Label(r, l)))
+            r.label(&name).map_or(Out::Null, |l| Out::Obj(Obj::Label(r, l)))
         }
         "assignableUsers" | "mentionableUsers" | "collaborators" => {
             let users = m
@@ -136,11 +125,7 @@ fn filter_issues<'m>(r: &'m Repo, args: &Args<'_>) -> Vec<&'m Issue> {
     // GraphQL input coercion: a single value where a list is expected is a one-item list.
     let list = |v: Option<&Value>| -> Option<Vec<String>> {
         match v? {
-            Value::Array(a) => Some(
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect(),
-            ),
+            Value::Array(a) => Some(a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect()),
             Value::String(s) => Some(vec![s.clone()]),
             _ => None,
         }
@@ -154,22 +139,16 @@ fn filter_issues<'m>(r: &'m Repo, args: &Args<'_>) -> Vec<&'m Issue> {
         .issues
         .iter()
         .filter(|i| {
-            states.as_ref().is_none_or(|st| {
-                st.iter()
-                    .any(|s| (s == "OPEN") == (i.state == IssueState::Open))
-            })
-        })
-        .filter(|i| {
-            labels.as_ref().is_none_or(|ls| {
-                ls.iter()
-                    .any(|l| i.labels.iter().any(|x| x.eq_ignore_ascii_case(l)))
-            })
-        })
-        .filter(|i| {
-            created_by
+            states
                 .as_ref()
-                .is_none_or(|c| c.eq_ignore_ascii_case(&i.user))
+                .is_none_or(|st| st.iter().any(|s| (s == "OPEN") == (i.state == IssueState::Open)))
         })
+        .filter(|i| {
+            labels
+                .as_ref()
+                .is_none_or(|ls| ls.iter().any(|l| i.labels.iter().any(|x| x.eq_ignore_ascii_case(l))))
+        })
+        .filter(|i| created_by.as_ref().is_none_or(|c| c.eq_ignore_ascii_case(&i.user)))
         .filter(|i| match assignee.as_deref() {
             None => true,
             Some("*") => !i.assignees.is_empty(),
@@ -180,17 +159,12 @@ fn filter_issues<'m>(r: &'m Repo, args: &Args<'_>) -> Vec<&'m Issue> {
             mentioned.as_ref().is_none_or(|m| {
                 let at = format!("@{}", m.to_lowercase());
                 i.body.as_deref().unwrap_or("").to_lowercase().contains(&at)
-                    || i.comments
-                        .iter()
-                        .any(|c| c.body.to_lowercase().contains(&at))
+                    || i.comments.iter().any(|c| c.body.to_lowercase().contains(&at))
             })
         })
         .collect();
     let order = args.get("orderBy").unwrap_or(Value::Null);
-    let field = order
-        .get("field")
-        .and_then(Value::as_str)
-        .unwrap_or("CREATED_AT");
+    let field = order.get("field").and_then(Value::as_str).unwrap_or("CREATED_AT");
     out.sort_by(|a, b| {
         match field {
             "UPDATED_AT" => a.updated_at.cmp(&b.updated_at),
@@ -226,18 +200,9 @@ pub(super) fn issue<'m>(
         "title" => Out::str(i.title.clone()),
         "body" | "bodyText" => Out::str(i.body.clone().unwrap_or_default()),
         "bodyHTML" => Out::str(format!("<p>{}</p>", i.body.clone().unwrap_or_default())),
-        "url" => Out::str(format!(
-            "{}/{}/issues/{}",
-            env.urls.web,
-            r.full_name(),
-            i.number
-        )),
+        "url" => Out::str(format!("{}/{}/issues/{}", env.urls.web, r.full_name(), i.number)),
         "resourcePath" => Out::str(format!("/{}/issues/{}", r.full_name(), i.number)),
-        "state" => Out::str(if i.state == IssueState::Open {
-            "OPEN"
-        } else {
-            "CLOSED"
-        }),
+        "state" => Out::str(if i.state == IssueState::Open { "OPEN" } else { "CLOSED" }),
         "stateReason" => Out::opt_str(i.state_reason.as_ref().map(|s| s.to_uppercase())),
         "closed" => Out::val(i.state == IssueState::Closed),
         "closedAt" => i.closed_at.map_or(Out::Null, ts),
@@ -272,11 +237,7 @@ pub(super) fn issue<'m>(
                 v.dedup();
                 v
             };
-            let users = logins
-                .iter()
-                .filter_map(|l| m.user(l))
-                .map(Obj::User)
-                .collect();
+            let users = logins.iter().filter_map(|l| m.user(l)).map(Obj::User).collect();
             connection("UserConnection", "UserEdge", users, args)?
         }
         "comments" => {
@@ -323,12 +284,7 @@ pub(super) fn comment<'m>(
     })
 }
 
-pub(super) fn label<'m>(
-    env: &Env<'m>,
-    r: &'m Repo,
-    l: &'m Label,
-    field: &str,
-) -> Result<Out<'m>, FieldError> {
+pub(super) fn label<'m>(env: &Env<'m>, r: &'m Repo, l: &'m Label, field: &str) -> Result<Out<'m>, FieldError> {
     Ok(match field {
         "id" => Out::str(l.node_id()),
         "name" => Out::str(l.name.clone()),
@@ -355,10 +311,7 @@ pub(super) fn user<'m>(env: &Env<'m>, u: &'m User, field: &str) -> Result<Out<'m
         "name" => Out::opt_str(u.name.clone()),
         "url" => Out::str(format!("{}/{}", env.urls.web, u.login)),
         "resourcePath" => Out::str(format!("/{}", u.login)),
-        "avatarUrl" => Out::str(format!(
-            "https://avatars.githubusercontent.com/u/{}?v=4",
-            u.id
-        )),
+        "avatarUrl" => Out::str(format!("https://avatars.githubusercontent.com/u/{}?v=4", u.id)),
         "email" | "bio" | "company" | "location" | "websiteUrl" => Out::str(""),
         "twitterUsername" | "status" => Out::Null,
         "createdAt" => ts(u.created_at),

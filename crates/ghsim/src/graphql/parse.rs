@@ -113,12 +113,7 @@ struct Parser<'a> {
 pub fn parse(src: &str) -> Result<Document, ParseError> {
     let mut lex = Lexer::new(src);
     let (tok, line, column) = lex.next()?;
-    let mut p = Parser {
-        lex,
-        tok,
-        line,
-        column,
-    };
+    let mut p = Parser { lex, tok, line, column };
     let mut doc = Document::default();
     while p.tok != Tok::End {
         match &p.tok {
@@ -138,13 +133,7 @@ pub fn parse(src: &str) -> Result<Document, ParseError> {
                 let type_cond = p.name()?;
                 p.directives()?;
                 let selection = p.selection_set()?;
-                doc.fragments.insert(
-                    name,
-                    Fragment {
-                        type_cond,
-                        selection,
-                    },
-                );
+                doc.fragments.insert(name, Fragment { type_cond, selection });
             }
             Tok::Name(n) if matches!(n.as_str(), "query" | "mutation" | "subscription") => {
                 let kind = match n.as_str() {
@@ -204,10 +193,7 @@ impl Parser<'_> {
             Tok::End => ("end of file".into(), "EOF"),
         };
         ParseError {
-            message: format!(
-                "Parse error on \"{text}\" ({kind}) at [{}, {}]",
-                self.line, self.column
-            ),
+            message: format!("Parse error on \"{text}\" ({kind}) at [{}, {}]", self.line, self.column),
             line: self.line,
             column: self.column,
         }
@@ -353,10 +339,7 @@ impl Parser<'_> {
         self.advance()?;
         if out.is_empty() {
             return Err(ParseError {
-                message: format!(
-                    "Parse error on \"}}\" (RCURLY) at [{}, {}]",
-                    self.line, self.column
-                ),
+                message: format!("Parse error on \"}}\" (RCURLY) at [{}, {}]", self.line, self.column),
                 line: self.line,
                 column: self.column,
             });
@@ -455,15 +438,8 @@ mod tests {
         };
         assert_eq!((f.key(), f.name.as_str()), ("rl", "rateLimit"));
         let e = parse("{ rateLimit { } }").unwrap_err();
-        assert!(
-            e.message.starts_with("Parse error on \"}\" (RCURLY)"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("Parse error on \"}\" (RCURLY)"), "{}", e.message);
         assert!(parse("query { a(x: \"unterminated) }").is_err());
-        assert_eq!(
-            parse(r#"{ a(s: "q\"\u0041") }"#).unwrap().operations.len(),
-            1
-        );
+        assert_eq!(parse(r#"{ a(s: "q\"\u0041") }"#).unwrap().operations.len(), 1);
     }
 }

@@ -169,18 +169,14 @@ pub fn connection<'m>(
     if first.is_none() && last.is_none() {
         return Err(FieldError::failed(
             "MISSING_PAGINATION_BOUNDARIES",
-            format!(
-                "You must provide a `first` or `last` value to properly paginate the `{name}` connection."
-            ),
+            format!("You must provide a `first` or `last` value to properly paginate the `{name}` connection."),
         ));
     }
     for (arg, n) in [("first", first), ("last", last)] {
         if let Some(n) = n.filter(|n| !(0..=MAX_PAGE).contains(n)) {
             return Err(FieldError::failed(
                 "EXCESSIVE_PAGINATION",
-                format!(
-                    "Requesting {n} records on the `{name}` connection exceeds the `{arg}` limit of 100 records."
-                ),
+                format!("Requesting {n} records on the `{name}` connection exceeds the `{arg}` limit of 100 records."),
             ));
         }
     }
@@ -202,12 +198,7 @@ pub fn connection<'m>(
     if let Some(l) = last {
         lo = lo.max(hi.saturating_sub(l as usize));
     }
-    let page = items
-        .into_iter()
-        .enumerate()
-        .skip(lo)
-        .take(hi - lo)
-        .collect();
+    let page = items.into_iter().enumerate().skip(lo).take(hi - lo).collect();
     Ok(Out::Obj(Obj::Conn(Conn {
         typename,
         edge_typename,
@@ -228,12 +219,7 @@ pub(super) fn not_found(what: String) -> FieldError {
 }
 
 /// Resolves `field` on `obj`.
-pub fn resolve<'m>(
-    env: &Env<'m>,
-    obj: &Obj<'m>,
-    field: &str,
-    args: &Args<'_>,
-) -> Result<Out<'m>, FieldError> {
+pub fn resolve<'m>(env: &Env<'m>, obj: &Obj<'m>, field: &str, args: &Args<'_>) -> Result<Out<'m>, FieldError> {
     match obj {
         Obj::Query => query(env, field, args),
         Obj::Mutation => env
@@ -288,9 +274,7 @@ fn query<'m>(env: &Env<'m>, field: &str, args: &Args<'_>) -> Result<Out<'m>, Fie
                 "a User"
             };
             Out::Obj(Obj::User(u.ok_or_else(|| {
-                not_found(format!(
-                    "Could not resolve to {what} with the login of '{login}'."
-                ))
+                not_found(format!("Could not resolve to {what} with the login of '{login}'."))
             })?))
         }
         "rateLimit" => Out::Obj(Obj::Value(
@@ -308,10 +292,7 @@ fn query<'m>(env: &Env<'m>, field: &str, args: &Args<'_>) -> Result<Out<'m>, Fie
         "__type" => introspect_type(&args.str("name").unwrap_or_default()),
         "node" => node(env, &args.str("id").unwrap_or_default()),
         "nodes" => {
-            let ids = args
-                .get("ids")
-                .and_then(|v| v.as_array().cloned())
-                .unwrap_or_default();
+            let ids = args.get("ids").and_then(|v| v.as_array().cloned()).unwrap_or_default();
             Out::List(
                 ids.iter()
                     .map(|id| node(env, id.as_str().unwrap_or_default()))
@@ -363,12 +344,7 @@ fn search_field<'m>(env: &Env<'m>, args: &Args<'_>) -> Result<Out<'m>, FieldErro
     } else {
         Vec::new()
     };
-    let mut out = connection(
-        "SearchResultItemConnection",
-        "SearchResultItemEdge",
-        items,
-        args,
-    )?;
+    let mut out = connection("SearchResultItemConnection", "SearchResultItemEdge", items, args)?;
     if let Out::Obj(Obj::Conn(c)) = &mut out {
         c.search = true;
     }
@@ -379,11 +355,7 @@ fn conn<'m>(c: &Conn<'m>, field: &str) -> Result<Out<'m>, FieldError> {
     Ok(match field {
         "totalCount" => Out::val(c.total),
         "issueCount" if c.search => Out::val(c.total),
-        "repositoryCount" | "userCount" | "discussionCount" | "wikiCount" | "codeCount"
-            if c.search =>
-        {
-            Out::val(0)
-        }
+        "repositoryCount" | "userCount" | "discussionCount" | "wikiCount" | "codeCount" if c.search => Out::val(0),
         "nodes" => Out::List(c.page.iter().map(|(_, o)| Out::Obj(o.clone())).collect()),
         "edges" => Out::List(
             c.page
@@ -391,10 +363,7 @@ fn conn<'m>(c: &Conn<'m>, field: &str) -> Result<Out<'m>, FieldError> {
                 .map(|(i, o)| {
                     Out::Obj(Obj::Value(
                         c.edge_typename,
-                        vec![
-                            ("cursor", Out::str(cursor(*i))),
-                            ("node", Out::Obj(o.clone())),
-                        ],
+                        vec![("cursor", Out::str(cursor(*i))), ("node", Out::Obj(o.clone()))],
                     ))
                 })
                 .collect(),
@@ -416,10 +385,7 @@ fn conn<'m>(c: &Conn<'m>, field: &str) -> Result<Out<'m>, FieldError> {
     })
 }
 
-pub(super) fn empty_conn<'m>(
-    typename: &'static str,
-    args: &Args<'_>,
-) -> Result<Out<'m>, FieldError> {
+pub(super) fn empty_conn<'m>(typename: &'static str, args: &Args<'_>) -> Result<Out<'m>, FieldError> {
     connection(typename, "Edge", Vec::new(), args)
 }
 

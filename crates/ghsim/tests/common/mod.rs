@@ -70,8 +70,7 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Result<Resp, hyper_util::client::legacy::Error> {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -95,19 +94,12 @@ pub fn auth(token: &str) -> String {
 
 pub async fn get(url: &str, token: Option<&str>) -> Resp {
     let a = token.map(auth);
-    let headers: Vec<(&str, &str)> = a
-        .as_deref()
-        .map(|a| vec![("authorization", a)])
-        .unwrap_or_default();
-    send(Method::GET, url, &headers, None)
-        .await
-        .expect("request succeeds")
+    let headers: Vec<(&str, &str)> = a.as_deref().map(|a| vec![("authorization", a)]).unwrap_or_default();
+    send(Method::GET, url, &headers, None).await.expect("request succeeds")
 }
 
 pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Resp {
-    send(Method::GET, url, headers, None)
-        .await
-        .expect("request succeeds")
+    send(Method::GET, url, headers, None).await.expect("request succeeds")
 }
 
 pub async fn post_json(url: &str, token: &str, body: &Value) -> Resp {
