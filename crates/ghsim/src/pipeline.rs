@@ -122,7 +122,16 @@ pub(crate) async fn api(
     };
     // GraphQL has no ETags; every other success gets one, and GETs may turn into 304s.
     if parts.status.is_success() && charge != Charge::Graphql {
-        let tag = etag::for_request(&headers, &body);
+        let tag = match &st.config().etag_salt {
+            // GitHub changing its (undocumented) formula: same inputs, another hash.
+            Some(salt) => etag::compute(
+                Some(salt.as_bytes()),
+                None,
+                None,
+                etag::for_request(&headers, &body).as_bytes(),
+            ),
+            None => etag::for_request(&headers, &body),
+        };
         let h = &mut parts.headers;
         h.insert(header::ETAG, value(&etag::weak(&tag)));
         let cache = if caller.is_authenticated() {

@@ -465,3 +465,41 @@ async fn graphql_answers_revalidate_for_free_through_rest_indicators_and_see_cha
     assert_eq!(sim.stats().count("POST /graphql"), 2);
     p.stop().await;
 }
+
+#[tokio::test]
+async fn when_github_rejects_recomputed_etags_cross_token_revalidation_falls_back_safely() {
+    let sim = sim_with(SimConfig {
+        etag_salt: Some("formula-v2".into()),
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
+    // Four issues fetched by alice, then asked for by carol (same access): each recomputed ETag
+    // is refused (200 with the same body); after three the proxy stops recomputing.
+    for n in 1..=4 {
+        let path = format!("/repos/octo/hello/issues/{n}");
+        send(Via::Unix(&p.socket), Req::get(&path).token(TOKEN_ALICE)).await;
+    }
+    for n in 1..=3 {
+        let path = format!("/repos/octo/hello/issues/{n}");
+        let r = send(Via::Unix(&p.socket), Req::get(&path).token(TOKEN_CAROL)).await;
+        assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"));
+    }
+    let s = p.state.stats();
+    assert_eq!((s.cross_token_etags_confirmed, s.cross_token_etags_rejected), (0, 3));
+    // Now If-Modified-Since carries the fourth, for free, on a reader-independent path ...
+    let before = sim.stats().units_by_login.get("carol").copied().unwrap_or(0);
+    let r = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues/4").token(TOKEN_CAROL),
+    )
+    .await;
+    assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "REVALIDATED"));
+    assert_eq!(sim.stats().units_by_login.get("carol").copied().unwrap_or(0), before);
+    // ... but never on a per-user one: the repository record (with its permissions) is fetched.
+    send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_ALICE)).await;
+    let r = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_BOB)).await;
+    assert_eq!(r.x_cache(), "MISS");
+    p.stop().await;
+}
