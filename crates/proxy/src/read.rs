@@ -91,7 +91,7 @@ async fn read_unpartitioned(
     if let Some(c) = cached.as_ref().filter(|_| !spec.force_revalidate) {
         let now = state.clock.now_ms();
         if state.fresh_for(c, fp, now) {
-            return Ok(Answer::from_entry(c, Mode::Hit, None));
+            return Ok(Answer::from_entry(c, Mode::Hit, None).remembered_as(&spec.key, c.fetched_at_ms));
         }
         // GraphQL has no ETags: a fresh answer about one repository goes to another token once
         // that token has shown GitHub it can read the repository.
@@ -100,7 +100,7 @@ async fn read_unpartitioned(
             && !state.invalidations.is_stale(&c.tags, c.fetched_at_ms)
             && crate::proof::can_read(state, req.headers, fp, repo).await
         {
-            return Ok(Answer::from_entry(c, Mode::Hit, None));
+            return Ok(Answer::from_entry(c, Mode::Hit, None).remembered_as(&spec.key, c.fetched_at_ms));
         }
         // Past its TTL (or another token's): the REST indicators it was fetched with still say
         // the same, for free, so the answer still holds; reading them is also this token's proof.
@@ -113,7 +113,9 @@ async fn read_unpartitioned(
             renewed.fetched_at_ms = checked_at;
             let renewed = Arc::new(renewed);
             state.store.put(spec.key.as_str(), renewed.clone());
-            return Ok(Answer::from_entry(&renewed, Mode::Revalidated, None));
+            return Ok(
+                Answer::from_entry(&renewed, Mode::Revalidated, None).remembered_as(&spec.key, renewed.fetched_at_ms)
+            );
         }
     }
     let (outcome, ran) = state
@@ -128,7 +130,7 @@ async fn read_unpartitioned(
     // An entry fetched with another token carries that token's ETag; give this one its own.
     let etag = (fetched.entry.token_fp != fp && fetched.entry.etag.is_some())
         .then(|| github_etag(etag_inputs(req.headers), &fetched.entry.body));
-    Ok(Answer::from_entry(&fetched.entry, mode, etag))
+    Ok(Answer::from_entry(&fetched.entry, mode, etag).remembered_as(&spec.key, fetched.entry.fetched_at_ms))
 }
 
 async fn fetch(

@@ -72,6 +72,8 @@ pub struct Answer {
     pub mode: Mode,
     /// Replaces the stored `ETag` (the entry was fetched with another token).
     pub etag: Option<String>,
+    /// Which stored version this is (key and fetch time), so rewritten bodies can be reused.
+    pub identity: Option<(String, u64)>,
 }
 
 impl Answer {
@@ -82,7 +84,13 @@ impl Answer {
             body: entry.body.clone(),
             mode,
             etag,
+            identity: None,
         }
+    }
+
+    pub fn remembered_as(mut self, key: &entry::CacheKey, fetched_at_ms: u64) -> Self {
+        self.identity = Some((key.as_str().to_owned(), fetched_at_ms));
+        self
     }
 }
 
@@ -93,6 +101,7 @@ pub struct Finish<'a> {
     /// `http://HOST` as the client addressed us (TCP mode only).
     pub proxy_base: Option<String>,
     pub upstream_base: &'a str,
+    pub rewrites: &'a rewrite::RewriteMemo,
 }
 
 pub fn build(answer: Answer, finish: &Finish<'_>) -> Response {
@@ -144,7 +153,12 @@ pub fn build(answer: Answer, finish: &Finish<'_>) -> Response {
         (answer.status, Bytes::new())
     } else {
         let body = match &finish.proxy_base {
-            Some(base) => rewrite::rewrite_body(&answer.body, finish.upstream_base, base),
+            Some(base) => match answer.identity {
+                Some((key, at)) => finish
+                    .rewrites
+                    .get_or_rewrite(key, at, base, &answer.body, finish.upstream_base),
+                None => rewrite::rewrite_body(&answer.body, finish.upstream_base, base),
+            },
             None => answer.body,
         };
         (answer.status, body)

@@ -31,6 +31,27 @@ pub fn rewrite_body(body: &Bytes, upstream_base: &str, proxy_base: &str) -> Byte
     replace_all(&once, &escaped_from, &escaped_to)
 }
 
+/// Rewritten bodies of stored versions, so a TCP hit does not redo the rewrite. Keyed by cache
+/// key, fetch time and proxy base: a refreshed entry has a new fetch time and misses here.
+pub struct RewriteMemo {
+    bodies: moka::sync::Cache<(String, u64, String), Bytes>,
+}
+
+impl RewriteMemo {
+    pub fn new(max_bytes: u64) -> Self {
+        let bodies = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|k: &(String, u64, String), v: &Bytes| u32::try_from(k.0.len() + v.len() + 64).unwrap_or(u32::MAX))
+            .build();
+        RewriteMemo { bodies }
+    }
+
+    pub fn get_or_rewrite(&self, key: String, at: u64, base: &str, body: &Bytes, upstream_base: &str) -> Bytes {
+        self.bodies
+            .get_with((key, at, base.to_owned()), || rewrite_body(body, upstream_base, base))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +63,28 @@ mod tests {
         assert_eq!(
             out,
             r#"{"url":"http://127.0.0.1:8080/repos/o/r","html_url":"https://github.com/o/r","x":"http://127.0.0.1:8080/u"}"#
+        );
+    }
+
+    #[test]
+    fn memo_reuses_per_version_and_base() {
+        let memo = RewriteMemo::new(1 << 20);
+        let body = Bytes::from_static(b"https://api.github.com/x");
+        let a = memo.get_or_rewrite("k".into(), 1, "http://h:1", &body, "https://api.github.com");
+        assert_eq!(a, "http://h:1/x");
+        let changed = Bytes::from_static(b"https://api.github.com/y");
+        assert_eq!(
+            memo.get_or_rewrite("k".into(), 1, "http://h:1", &changed, "https://api.github.com"),
+            a,
+            "same version"
+        );
+        assert_eq!(
+            memo.get_or_rewrite("k".into(), 2, "http://h:1", &changed, "https://api.github.com"),
+            "http://h:1/y"
+        );
+        assert_eq!(
+            memo.get_or_rewrite("k".into(), 2, "http://h:2", &changed, "https://api.github.com"),
+            "http://h:2/y"
         );
     }
 

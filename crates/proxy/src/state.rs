@@ -29,6 +29,7 @@ pub struct State {
     pub(crate) governor: Governor,
     pub(crate) proofs: Proofs,
     pub(crate) etag_health: crate::etag_health::EtagHealth,
+    pub(crate) rewrites: crate::rewrite::RewriteMemo,
 }
 
 impl State {
@@ -54,6 +55,7 @@ impl State {
             governor,
             proofs: Proofs::default(),
             etag_health: Default::default(),
+            rewrites: crate::rewrite::RewriteMemo::new(64 << 20),
         })
     }
 

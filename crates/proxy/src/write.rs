@@ -49,5 +49,6 @@ pub async fn pass_through(
         body: resp.body,
         mode: Mode::Bypass,
         etag: None,
+        identity: None,
     })
 }
