@@ -139,6 +139,11 @@ impl Report {
         }
         let _ = writeln!(
             s,
+            "\nServer CPU µs/hit: user+system CPU time of the target's processes (from /proc) during its \
+             throughput runs, divided by its responses. Load generator CPU: this benchmark's client in the same runs."
+        );
+        let _ = writeln!(
+            s,
             "\nRatios from the same run (latency below 1× and throughput above 1× favour ours):\n"
         );
         let _ = writeln!(s, "| comparison | p50 | p99 | hits/s | server CPU/hit |");
