@@ -20,11 +20,15 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start; boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the caching daemon in the foreground.
     Serve(serve::ServeArgs),
     /// Print a running daemon's statistics as JSON.
     Stats(client::StatsArgs),
+    /// Drop cached entries from a running daemon, by key or by prefix.
+    Invalidate(client::InvalidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Stats(args) => client::stats(args).await,
+            Command::Invalidate(args) => client::invalidate(args).await,
         }
     });
     match result {
@@ -60,5 +65,7 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
+        // Plain text when stderr is a log file (the Action's daemon log), colours on a terminal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

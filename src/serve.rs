@@ -1,6 +1,6 @@
 //! `gh-p2p-cache serve`: opens the store, binds the listeners and runs until SIGTERM/SIGINT.
 
-use crate::settings::{default_cache_dir, default_socket, env_alias, parse_duration, parse_size};
+use crate::settings::{default_cache_dir, default_socket, env_alias, parse_duration, parse_duration_ms, parse_size};
 use anyhow::Context;
 use clap::Args;
 use proxy::server::{Listeners, bind_unix};
@@ -35,6 +35,24 @@ pub struct ServeArgs {
     /// Disk tier bound [default: 2GiB; alias IPFS_GITHUB_CACHE_MAX_SIZE]
     #[arg(long)]
     max_disk: Option<String>,
+    /// Freshness for one operation, OPERATION=DURATION (repeatable), e.g. list_issues=60s;
+    /// also GH_P2P_CACHE_TTL_<OPERATION>. Operations: list_issues, get_issue, list_comments,
+    /// list_labels, list_pulls, get_pull, get_repo, get_user, search, graphql, default.
+    #[arg(long = "ttl-for", value_name = "OPERATION=DURATION")]
+    ttl_for: Vec<String>,
+    /// verify: another token gets an entry only after GitHub confirms its access (free 304);
+    /// trust: skip that for fleets where every token has the same access.
+    #[arg(long, env = "GH_P2P_CACHE_POLICY", default_value = "verify", value_parser = ["verify", "trust"])]
+    policy: String,
+    /// How long past its TTL an entry may be served while GitHub fails (stale-if-error).
+    #[arg(long, env = "GH_P2P_CACHE_MAX_STALE", default_value = "24h")]
+    max_stale: String,
+    /// Upstream requests in flight at once (GitHub's secondary limit is 100).
+    #[arg(long, env = "GH_P2P_CACHE_MAX_CONCURRENT", default_value_t = 80)]
+    max_concurrent: usize,
+    /// Minimum gap between two writes of one token.
+    #[arg(long, env = "GH_P2P_CACHE_WRITE_SPACING", default_value = "1s")]
+    write_spacing: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -44,8 +62,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .ttl
         .or_else(|| env_alias("GH_P2P_CACHE_TTL", "IPFS_GITHUB_CACHE_TTL"))
     {
-        config.default_ttl = parse_duration(&ttl).context("--ttl")?;
+        config.ttl = proxy::TtlTable::new(parse_duration(&ttl).context("--ttl")?);
     }
+    apply_operation_ttls(&mut config.ttl, &args.ttl_for)?;
+    config.policy = if args.policy == "trust" {
+        proxy::SharePolicy::Trust
+    } else {
+        proxy::SharePolicy::Verify
+    };
+    config.max_stale = parse_duration(&args.max_stale).context("--max-stale")?;
+    if args.max_concurrent == 0 || args.max_concurrent > 100 {
+        anyhow::bail!("--max-concurrent must be between 1 and 100 (GitHub refuses more than 100 at once)");
+    }
+    config.governor.max_concurrent = args.max_concurrent;
+    config.governor.write_spacing = parse_duration_ms(&args.write_spacing).context("--write-spacing")?;
     let max_memory = parse_size(&args.max_memory.unwrap_or_else(|| "256MiB".into())).context("--max-memory")?;
     let max_disk = args
         .max_disk
@@ -105,6 +135,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal(),
     )
     .await?;
+    Ok(())
+}
+
+/// `--ttl-for` flags win over `GH_P2P_CACHE_TTL_<OPERATION>` variables.
+fn apply_operation_ttls(table: &mut proxy::TtlTable, flags: &[String]) -> anyhow::Result<()> {
+    for op in proxy::OPERATIONS {
+        let var = format!("GH_P2P_CACHE_TTL_{}", op.to_ascii_uppercase());
+        if let Ok(v) = std::env::var(&var) {
+            table.set(op, parse_duration(&v).with_context(|| var.clone())?)?;
+        }
+    }
+    for flag in flags {
+        let (op, dur) = flag
+            .split_once('=')
+            .with_context(|| format!("--ttl-for {flag:?} must look like OPERATION=DURATION, e.g. list_issues=60s"))?;
+        table.set(
+            op.trim(),
+            parse_duration(dur).with_context(|| format!("--ttl-for {flag:?}"))?,
+        )?;
+    }
     Ok(())
 }
 

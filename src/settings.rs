@@ -86,6 +86,16 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
+/// Like [`parse_duration`], also accepting milliseconds (`250ms`).
+pub fn parse_duration_ms(s: &str) -> anyhow::Result<Duration> {
+    match s.trim().strip_suffix("ms") {
+        Some(n) => Ok(Duration::from_millis(
+            n.parse().with_context(|| format!("duration {s:?}"))?,
+        )),
+        None => parse_duration(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +119,13 @@ mod tests {
         for bad in ["", "m", "5w", "-1", "1.5h"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn millisecond_durations() {
+        assert_eq!(parse_duration_ms("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration_ms("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration_ms("xms").is_err());
     }
 
     #[test]

@@ -54,6 +54,11 @@ impl CacheKey {
         CacheKey(s)
     }
 
+    /// The same key in a cache partitioned by token (`tok=` and a fingerprint).
+    pub fn partitioned(&self, fingerprint: &[u8]) -> Self {
+        CacheKey(format!("{} tok={}", self.0, hex::encode(fingerprint)))
+    }
+
     /// Wraps a key read back from storage.
     pub fn from_stored(s: String) -> Self {
         CacheKey(s)

@@ -12,4 +12,4 @@ mod response;
 pub use etag::{EtagInputs, etags_match, github_etag};
 pub use fingerprint::{Fingerprint, FingerprintKey};
 pub use key::{CacheKey, KeyParts};
-pub use response::{DecodeError, FORMAT_VERSION, StoredResponse};
+pub use response::{DecodeError, FORMAT_VERSION, StoredResponse, Validator};

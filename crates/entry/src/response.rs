@@ -9,7 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the encoding changes; older records decode as errors (treated as misses).
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredResponse {
@@ -27,8 +27,35 @@ pub struct StoredResponse {
     pub last_modified: Option<String>,
     /// The `Accept` value the upstream request carried (part of GitHub's ETag input).
     pub request_accept: Option<String>,
-    /// Invalidation tag: `owner/repo`, `search`, `graphql`, or none.
-    pub tag: Option<String>,
+    /// Invalidation tags: `owner/repo`, `search`, `graphql`.
+    pub tags: Vec<String>,
+    /// For answers without ETags (GraphQL): REST resources read just before this answer was
+    /// fetched, with the hash of what they said then. While every one still says the same, the
+    /// answer still holds (see ARCHITECTURE.md, "GraphQL revalidation by indicators").
+    pub validators: Vec<Validator>,
+}
+
+/// One REST resource whose unchanged body vouches for a stored answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validator {
+    /// Normalized path and query, e.g. `/repos/o/r/issues?state=all&sort=updated&per_page=1`.
+    pub path: String,
+    pub body_sha256: [u8; 32],
+}
+
+impl Validator {
+    pub fn new(path: &str, body: &[u8]) -> Self {
+        use sha2::Digest;
+        Validator {
+            path: path.to_owned(),
+            body_sha256: sha2::Sha256::digest(body).into(),
+        }
+    }
+
+    pub fn holds_for(&self, body: &[u8]) -> bool {
+        use sha2::Digest;
+        <[u8; 32]>::from(sha2::Sha256::digest(body)) == self.body_sha256
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +125,8 @@ mod tests {
             etag: Some("W/\"abc\"".into()),
             last_modified: None,
             request_accept: Some("*/*".into()),
-            tag: Some("octo/hello".into()),
+            tags: vec!["octo/hello".into()],
+            validators: vec![Validator::new("/repos/octo/hello", b"{}")],
         }
     }
 
@@ -125,6 +153,13 @@ mod tests {
         let mut huge_len = vec![FORMAT_VERSION];
         huge_len.extend([0xc8, 0x01, 0xff, 0xff, 0xff, 0xff, 0x0f]);
         assert!(StoredResponse::decode(&huge_len).is_err());
+    }
+
+    #[test]
+    fn validators_hold_only_for_the_same_body() {
+        let v = Validator::new("/x", b"one");
+        assert!(v.holds_for(b"one"));
+        assert!(!v.holds_for(b"one "));
     }
 
     #[test]

@@ -97,9 +97,6 @@ mod tests {
             resolve(&with_auth("token ghp_nope"), &tokens).unwrap_err(),
             BadCredentials
         );
-        assert_eq!(
-            resolve(&with_auth("Basic abc"), &tokens).unwrap_err(),
-            BadCredentials
-        );
+        assert_eq!(resolve(&with_auth("Basic abc"), &tokens).unwrap_err(), BadCredentials);
     }
 }

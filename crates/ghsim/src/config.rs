@@ -17,6 +17,9 @@ pub struct SimConfig {
     /// Concurrent requests (REST and GraphQL together) above which the secondary limit answers 403.
     pub max_in_flight: usize,
     pub seed: Seed,
+    /// When set, ETags are computed by another formula than FACTS.md's (as if GitHub changed
+    /// it), so a client's recomputed ETags stop matching while its own stored ones still do.
+    pub etag_salt: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -27,6 +30,7 @@ impl Default for SimConfig {
             limits: Limits::default(),
             max_in_flight: 100,
             seed: Seed::default(),
+            etag_salt: None,
         }
     }
 }
@@ -125,9 +129,7 @@ pub struct Seed {
 
 impl Default for Seed {
     fn default() -> Self {
-        Seed {
-            issues_per_repo: 120,
-        }
+        Seed { issues_per_repo: 120 }
     }
 }
 

@@ -17,10 +17,7 @@ pub(crate) fn routes() -> Router<SimState> {
     Router::new()
         .route("/_sim/stats", get(stats))
         .route("/_sim/reset-stats", post(reset_stats))
-        .route(
-            "/_sim/faults",
-            get(get_faults).post(set_faults).delete(clear_faults),
-        )
+        .route("/_sim/faults", get(get_faults).post(set_faults).delete(clear_faults))
 }
 
 async fn stats(State(st): State<SimState>) -> Response {

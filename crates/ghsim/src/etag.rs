@@ -7,12 +7,7 @@ use sha2::{Digest, Sha256};
 
 /// Hex SHA-256 over `value:` for each of Accept, Authorization, Cookie that is present (an
 /// empty value still contributes `:`), then the uncompressed body.
-pub fn compute(
-    accept: Option<&[u8]>,
-    authorization: Option<&[u8]>,
-    cookie: Option<&[u8]>,
-    body: &[u8],
-) -> String {
+pub fn compute(accept: Option<&[u8]>, authorization: Option<&[u8]>, cookie: Option<&[u8]>, body: &[u8]) -> String {
     let mut h = Sha256::new();
     for v in [accept, authorization, cookie].into_iter().flatten() {
         h.update(v);
@@ -28,11 +23,7 @@ pub fn for_request(headers: &HeaderMap, body: &[u8]) -> String {
     let joined = |name| {
         let mut vals = headers.get_all(name).iter().peekable();
         vals.peek()?;
-        Some(
-            vals.map(|v| v.as_bytes())
-                .collect::<Vec<_>>()
-                .join(&b", "[..]),
-        )
+        Some(vals.map(|v| v.as_bytes()).collect::<Vec<_>>().join(&b", "[..]))
     };
     let (a, z, c) = (joined(ACCEPT), joined(AUTHORIZATION), joined(COOKIE));
     compute(a.as_deref(), z.as_deref(), c.as_deref(), body)
@@ -64,10 +55,7 @@ mod tests {
         let want = hex::encode(Sha256::digest(b"::{\"a\":1}"));
         assert_eq!(compute(Some(b""), None, Some(b""), body), want);
         // nothing present: hash of the body alone
-        assert_eq!(
-            compute(None, None, None, body),
-            hex::encode(Sha256::digest(body))
-        );
+        assert_eq!(compute(None, None, None, body), hex::encode(Sha256::digest(body)));
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub struct Faults {
     pub fail_status: u16,
     /// The next N API requests get their TCP connection closed (with RST) and no response.
     pub reset_next: u32,
-    /// The next N API requests never get an answer; they stay in flight until shutdown.
+    /// The next N API requests never get an answer. Each stays in flight until its client
+    /// closes the connection (hyper then drops it) or the simulator shuts down.
     pub stall_next: u32,
 }
 
@@ -47,10 +48,7 @@ impl Faults {
     pub(crate) fn validate(&self) -> Result<(), String> {
         match StatusCode::from_u16(self.fail_status) {
             Ok(s) if s.as_u16() >= 200 => Ok(()),
-            _ => Err(format!(
-                "fail_status {} is not a final HTTP status",
-                self.fail_status
-            )),
+            _ => Err(format!("fail_status {} is not a final HTTP status", self.fail_status)),
         }
     }
 
@@ -79,10 +77,8 @@ mod tests {
 
     #[test]
     fn counters_run_down_in_order() {
-        let mut f: Faults = serde_json::from_str(
-            r#"{"fail_next": 1, "fail_status": 502, "reset_next": 1, "stall_next": 1}"#,
-        )
-        .unwrap();
+        let mut f: Faults =
+            serde_json::from_str(r#"{"fail_next": 1, "fail_status": 502, "reset_next": 1, "stall_next": 1}"#).unwrap();
         assert_eq!(f.take(), Some(Injected::Reset));
         assert_eq!(f.take(), Some(Injected::Stall));
         assert_eq!(f.take(), Some(Injected::Fail(StatusCode::BAD_GATEWAY)));

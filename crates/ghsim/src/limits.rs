@@ -82,13 +82,10 @@ impl Limiter {
     fn bucket(&mut self, caller: &Caller, res: Resource) -> (&mut Bucket, u64) {
         let limit = self.limit_for(caller, res);
         let now = Timestamp::now().0;
-        let b = self
-            .buckets
-            .entry((caller.key().to_owned(), res))
-            .or_insert(Bucket {
-                used: 0,
-                reset: now + res.window_secs(),
-            });
+        let b = self.buckets.entry((caller.key().to_owned(), res)).or_insert(Bucket {
+            used: 0,
+            reset: now + res.window_secs(),
+        });
         if now >= b.reset {
             *b = Bucket {
                 used: 0,
@@ -109,12 +106,7 @@ impl Limiter {
     }
 
     /// Takes `cost` units if they are all there; otherwise takes nothing and returns `Err`.
-    pub fn try_consume(
-        &mut self,
-        caller: &Caller,
-        res: Resource,
-        cost: u64,
-    ) -> Result<Snapshot, Snapshot> {
+    pub fn try_consume(&mut self, caller: &Caller, res: Resource, cost: u64) -> Result<Snapshot, Snapshot> {
         let (b, limit) = self.bucket(caller, res);
         let ok = b.used + cost <= limit;
         if ok {
@@ -151,18 +143,8 @@ mod tests {
             login: Some("alice".into()),
             access: Access::All,
         };
-        assert_eq!(
-            l.try_consume(&alice, Resource::Core, 1)
-                .unwrap()
-                .remaining(),
-            1
-        );
-        assert_eq!(
-            l.try_consume(&alice, Resource::Core, 1)
-                .unwrap()
-                .remaining(),
-            0
-        );
+        assert_eq!(l.try_consume(&alice, Resource::Core, 1).unwrap().remaining(), 1);
+        assert_eq!(l.try_consume(&alice, Resource::Core, 1).unwrap().remaining(), 0);
         assert!(l.try_consume(&alice, Resource::Core, 1).is_err());
         l.refund(&alice, Resource::Core, 1);
         assert_eq!(l.peek(&alice, Resource::Core).remaining(), 1);

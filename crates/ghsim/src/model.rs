@@ -136,16 +136,11 @@ impl Repo {
     }
 
     pub fn label(&self, name: &str) -> Option<&Label> {
-        self.labels
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(name))
+        self.labels.iter().find(|l| l.name.eq_ignore_ascii_case(name))
     }
 
     pub fn open_issues(&self) -> usize {
-        self.issues
-            .iter()
-            .filter(|i| i.state == IssueState::Open)
-            .count()
+        self.issues.iter().filter(|i| i.state == IssueState::Open).count()
     }
 }
 
@@ -172,6 +167,18 @@ pub struct IssuePatch {
 /// Index of a repository inside [`Model::repos`]; stable because repositories are never removed.
 pub type RepoIdx = usize;
 
+/// The way back from one write to an issue (GraphQL takes it when a mutation's response turns
+/// out invalid, so that the request changes nothing, without copying the whole model).
+#[derive(Debug, Clone)]
+pub struct Undo {
+    repo: RepoIdx,
+    /// `None`: the write creates an issue; undo drops issues beyond `issue_count`.
+    issue: Option<Box<Issue>>,
+    issue_count: usize,
+    updated_at: Timestamp,
+    issues_updated_at: Timestamp,
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub users: Vec<User>,
@@ -184,9 +191,7 @@ pub struct Model {
 
 impl Model {
     pub fn user(&self, login: &str) -> Option<&User> {
-        self.users
-            .iter()
-            .find(|u| u.login.eq_ignore_ascii_case(login))
+        self.users.iter().find(|u| u.login.eq_ignore_ascii_case(login))
     }
 
     pub fn repo_idx(&self, owner: &str, name: &str) -> Option<RepoIdx> {
@@ -201,12 +206,34 @@ impl Model {
 
     /// Finds an issue by its GraphQL node id.
     pub fn issue_by_node_id(&self, node_id: &str) -> Option<(RepoIdx, u64)> {
-        self.repos.iter().enumerate().find_map(|(ri, r)| {
-            r.issues
-                .iter()
-                .find(|i| i.node_id() == node_id)
-                .map(|i| (ri, i.number))
-        })
+        self.repos
+            .iter()
+            .enumerate()
+            .find_map(|(ri, r)| r.issues.iter().find(|i| i.node_id() == node_id).map(|i| (ri, i.number)))
+    }
+
+    /// Records how `repo` (and issue `number`, if given) look now, before a write.
+    pub fn undo_point(&self, repo: RepoIdx, number: Option<u64>) -> Undo {
+        let r = &self.repos[repo];
+        Undo {
+            repo,
+            issue: number.and_then(|n| r.issue(n)).map(|i| Box::new(i.clone())),
+            issue_count: r.issues.len(),
+            updated_at: r.updated_at,
+            issues_updated_at: r.issues_updated_at,
+        }
+    }
+
+    /// Puts back what [`Model::undo_point`] recorded. Undo in reverse order of writes.
+    pub fn undo(&mut self, undo: Undo) {
+        let r = &mut self.repos[undo.repo];
+        r.issues.truncate(undo.issue_count);
+        if let Some(issue) = undo.issue {
+            let idx = issue.number as usize - 1;
+            r.issues[idx] = *issue;
+        }
+        r.updated_at = undo.updated_at;
+        r.issues_updated_at = undo.issues_updated_at;
     }
 
     fn next_id(&mut self) -> u64 {
@@ -230,13 +257,7 @@ impl Model {
     }
 
     /// Caller checks for duplicates first (GitHub answers 422 `already_exists`).
-    pub fn create_label(
-        &mut self,
-        repo: RepoIdx,
-        name: &str,
-        color: &str,
-        description: Option<String>,
-    ) -> String {
+    pub fn create_label(&mut self, repo: RepoIdx, name: &str, color: &str, description: Option<String>) -> String {
         let id = self.next_id();
         let now = self.tick();
         self.repos[repo].labels.push(Label {
@@ -279,13 +300,7 @@ impl Model {
     }
 
     /// Applies `patch`; returns false when the issue does not exist.
-    pub fn update_issue(
-        &mut self,
-        repo: RepoIdx,
-        number: u64,
-        by: &str,
-        patch: IssuePatch,
-    ) -> bool {
+    pub fn update_issue(&mut self, repo: RepoIdx, number: u64, by: &str, patch: IssuePatch) -> bool {
         let now = self.tick();
         let r = &mut self.repos[repo];
         let Some(issue) = usize::try_from(number)
@@ -313,12 +328,7 @@ impl Model {
                     IssueState::Closed => {
                         issue.closed_at = Some(now);
                         issue.closed_by = Some(by.to_owned());
-                        issue.state_reason = Some(
-                            patch
-                                .state_reason
-                                .clone()
-                                .unwrap_or_else(|| "completed".into()),
-                        );
+                        issue.state_reason = Some(patch.state_reason.clone().unwrap_or_else(|| "completed".into()));
                     }
                     IssueState::Open => {
                         issue.closed_at = None;
@@ -339,13 +349,7 @@ impl Model {
     }
 
     /// Adds a comment; returns its id, or `None` when the issue does not exist.
-    pub fn add_comment(
-        &mut self,
-        repo: RepoIdx,
-        number: u64,
-        author: &str,
-        body: &str,
-    ) -> Option<u64> {
+    pub fn add_comment(&mut self, repo: RepoIdx, number: u64, author: &str, body: &str) -> Option<u64> {
         let id = self.next_id();
         let now = self.tick();
         let r = &mut self.repos[repo];

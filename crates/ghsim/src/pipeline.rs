@@ -1,6 +1,7 @@
-//! What happens around every API handler, in GitHub's order: counting, in-flight gauge,
-//! injected latency and faults, authentication, the secondary limit, the primary limit, then
-//! (after the handler) ETag, conditional 304s, standard headers, rate-limit headers and gzip.
+//! What happens around every API handler: counting, the in-flight gauge, caller lookup,
+//! injected latency and faults, then GitHub's refusals (bad credentials, the secondary limit,
+//! the primary limit), and after the handler the ETag, conditional 304s, standard headers,
+//! rate-limit headers and gzip.
 
 use std::io::Write;
 use std::time::Duration;
@@ -90,40 +91,99 @@ pub(crate) async fn api(
         request_id: &request_id,
     };
 
+    // Resolved before faults so that even an injected failure carries the caller's own
+    // rate-limit headers (a proxy's governor must never mistake them for anonymous ones).
+    let caller = auth::resolve(&headers, &st.config().tokens);
+    let charge = charge_for(&route);
+    let bucket = caller.as_ref().ok().map(|c| (c, charge.resource()));
+
+    if let Some(resp) = inject_faults(&st, &route).await {
+        return match resp {
+            Some(resp) => out.finish(resp, bucket).await,
+            None => reset_response(),
+        };
+    }
+    let Ok(caller) = &caller else {
+        return out.finish(ApiError::bad_credentials().into_response(), None).await;
+    };
+    if let Some(refused) = admit(&st, caller, charge, level, &request_id) {
+        return out.finish(refused, bucket).await;
+    }
+
+    req.extensions_mut().insert(context(&st, &headers, caller));
+    let resp = next.run(req).await;
+
+    let (mut parts, body) = resp.into_parts();
+    let mut body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let mut units = match charge {
+        Charge::Rest(_) => 1,
+        Charge::Graphql => parts.extensions.get::<Charged>().map_or(0, |c| c.0),
+        Charge::Free => 0,
+    };
+    // GraphQL has no ETags; every other success gets one, and GETs may turn into 304s.
+    if parts.status.is_success() && charge != Charge::Graphql {
+        let tag = match &st.config().etag_salt {
+            // GitHub changing its (undocumented) formula: same inputs, another hash.
+            Some(salt) => etag::compute(
+                Some(salt.as_bytes()),
+                None,
+                None,
+                etag::for_request(&headers, &body).as_bytes(),
+            ),
+            None => etag::for_request(&headers, &body),
+        };
+        let h = &mut parts.headers;
+        h.insert(header::ETAG, value(&etag::weak(&tag)));
+        let cache = if caller.is_authenticated() {
+            "private, max-age=60, s-maxage=60"
+        } else {
+            "public, max-age=60, s-maxage=60"
+        };
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        let conditional = matches!(method, Method::GET | Method::HEAD) && parts.status == StatusCode::OK;
+        if conditional && not_modified(&headers, &tag, h.get(header::LAST_MODIFIED)) {
+            parts.status = StatusCode::NOT_MODIFIED;
+            h.remove(header::CONTENT_TYPE);
+            body = Bytes::new();
+            // GitHub: an authorized 304 is free, an anonymous one is not.
+            if caller.is_authenticated() {
+                lock(&st.shared().limiter).refund(caller, charge.resource(), units);
+                units = 0;
+            }
+        }
+    }
+    lock(&st.shared().stats).record_units(caller.key(), units);
+    out.finish(Response::from_parts(parts, Body::from(body)), bucket).await
+}
+
+/// Applies configured latency, then the next pending fault: `Some(Some(resp))` to answer
+/// with a failure, `Some(None)` to drop the connection (reset, or a stall ended by shutdown),
+/// `None` to carry on.
+async fn inject_faults(st: &SimState, route: &str) -> Option<Option<Response>> {
     let latency = lock(&st.shared().faults).latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
-    let injected = lock(&st.shared().faults).take();
-    if let Some(fault) = injected {
-        lock(&st.shared().stats).faults_injected += 1;
-        tracing::debug!(%route, ?fault, "injecting fault");
-        match fault {
-            Injected::Reset => return reset_response(),
-            Injected::Stall => {
-                st.shutdown_signal().await;
-                return reset_response();
-            }
-            Injected::Fail(status) => {
-                let reason = status.canonical_reason().unwrap_or("Server Error");
-                return out
-                    .finish(json_response(status, &json!({"message": reason})), None)
-                    .await;
-            }
+    let fault = lock(&st.shared().faults).take()?;
+    lock(&st.shared().stats).faults_injected += 1;
+    tracing::debug!(%route, ?fault, "injecting fault");
+    Some(match fault {
+        Injected::Reset => None,
+        Injected::Stall => {
+            // Ends earlier if the client closes the connection: hyper drops this future.
+            st.shutdown_signal().await;
+            None
         }
-    }
-
-    let caller = match auth::resolve(&headers, &st.config().tokens) {
-        Ok(c) => c,
-        Err(_) => {
-            return out
-                .finish(ApiError::bad_credentials().into_response(), None)
-                .await;
+        Injected::Fail(status) => {
+            let reason = status.canonical_reason().unwrap_or("Server Error");
+            Some(json_response(status, &json!({ "message": reason })))
         }
-    };
-    let charge = charge_for(&route);
-    let limited = Some((&caller, charge.resource()));
+    })
+}
 
+/// Refuses with the secondary limit, then the primary one (REST reserves its unit here, refunded later for
+/// an authorized 304), and GraphQL's requirement of a token.
+fn admit(st: &SimState, caller: &Caller, charge: Charge, level: usize, request_id: &str) -> Option<Response> {
     if level > st.config().max_in_flight {
         let msg = format!(
             "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. \
@@ -133,84 +193,41 @@ pub(crate) async fn api(
         let mut resp = ApiError::new(StatusCode::FORBIDDEN, &msg, docs).into_response();
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return out.finish(resp, limited).await;
+        return Some(resp);
     }
-
     match charge {
         Charge::Rest(res) => {
-            let taken = lock(&st.shared().limiter).try_consume(&caller, res, 1);
+            let taken = lock(&st.shared().limiter).try_consume(caller, res, 1);
             if taken.is_err() {
-                return out
-                    .finish(primary_exceeded(&st, &caller, &request_id), limited)
-                    .await;
+                return Some(primary_exceeded(st, caller, request_id));
             }
         }
         Charge::Graphql if !caller.is_authenticated() => {
             let docs = "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql";
-            let e = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "This endpoint requires you to be authenticated.",
-                docs,
-            );
-            return out.finish(e.into_response(), limited).await;
+            let msg = "This endpoint requires you to be authenticated.";
+            return Some(ApiError::new(StatusCode::UNAUTHORIZED, msg, docs).into_response());
         }
         Charge::Graphql | Charge::Free => {}
     }
+    None
+}
 
+/// What handlers need: the caller, and URLs built from the request's `Host`.
+fn context(st: &SimState, headers: &HeaderMap, caller: &Caller) -> Ctx {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost")
-        .to_owned();
+        .unwrap_or("localhost");
     let web = format!("http://{host}");
     let urls = Urls {
         api: format!("{web}{}", st.config().prefix),
         web: web.clone(),
     };
-    req.extensions_mut().insert(Ctx {
+    Ctx {
         caller: caller.clone(),
         urls,
         request_base: web,
-    });
-    let resp = next.run(req).await;
-
-    let (mut parts, body) = resp.into_parts();
-    let mut body = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
-    let mut units = match charge {
-        Charge::Rest(_) => 1,
-        Charge::Graphql => parts.extensions.get::<Charged>().map_or(0, |c| c.0),
-        Charge::Free => 0,
-    };
-    if parts.status.is_success() && charge != Charge::Graphql {
-        let tag = etag::for_request(&headers, &body);
-        let h = &mut parts.headers;
-        h.insert(header::ETAG, value(&etag::weak(&tag)));
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(if caller.is_authenticated() {
-                "private, max-age=60, s-maxage=60"
-            } else {
-                "public, max-age=60, s-maxage=60"
-            }),
-        );
-        let conditional =
-            matches!(method, Method::GET | Method::HEAD) && parts.status == StatusCode::OK;
-        if conditional && not_modified(&headers, &tag, h.get(header::LAST_MODIFIED)) {
-            parts.status = StatusCode::NOT_MODIFIED;
-            h.remove(header::CONTENT_TYPE);
-            body = Bytes::new();
-            // GitHub: an authorized 304 is free, an anonymous one is not.
-            if caller.is_authenticated() {
-                lock(&st.shared().limiter).refund(&caller, charge.resource(), units);
-                units = 0;
-            }
-        }
     }
-    lock(&st.shared().stats).record_units(caller.key(), units);
-    out.finish(Response::from_parts(parts, Body::from(body)), limited)
-        .await
 }
 
 /// Weak or strong `If-None-Match` first; `If-Modified-Since` only without it (RFC 9110).
@@ -274,10 +291,7 @@ impl Outgoing<'_> {
         for (k, v) in statics {
             h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
         }
-        h.insert(
-            HeaderName::from_static("x-github-request-id"),
-            value(self.request_id),
-        );
+        h.insert(HeaderName::from_static("x-github-request-id"), value(self.request_id));
         h.append(
             header::VARY,
             HeaderValue::from_static("Accept, Authorization, Cookie, X-GitHub-OTP"),
@@ -286,9 +300,7 @@ impl Outgoing<'_> {
             header::VARY,
             HeaderValue::from_static("Accept-Encoding, Accept, X-Requested-With"),
         );
-        let caller = limited
-            .map(|(c, _)| c.clone())
-            .unwrap_or_else(Caller::anonymous);
+        let caller = limited.map(|(c, _)| c.clone()).unwrap_or_else(Caller::anonymous);
         let res = limited.map_or(Resource::Core, |(_, r)| r);
         let snap = lock(&self.st.shared().limiter).peek(&caller, res);
         rate_headers(h, &snap);
@@ -341,16 +353,11 @@ fn accepts_gzip(h: &HeaderMap) -> bool {
 async fn gzip(resp: Response) -> Response {
     let (mut parts, body) = resp.into_parts();
     // Every body built by this crate is one buffer in memory, so this never waits on I/O.
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     if bytes.is_empty() {
         return Response::from_parts(parts, Body::empty());
     }
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(bytes.len() / 4 + 64),
-        Compression::fast(),
-    );
+    let mut enc = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::fast());
     let zipped = match enc.write_all(&bytes).and_then(|()| enc.finish()) {
         Ok(z) => z,
         Err(_) => return Response::from_parts(parts, Body::from(bytes)),

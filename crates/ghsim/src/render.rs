@@ -193,13 +193,10 @@ pub fn label_json(u: &Urls, repo: &Repo, label: &Label) -> Value {
 }
 
 /// Members of the `octo` organization; decides `author_association`.
-fn association(repo: &Repo, login: &str) -> &'static str {
+pub(crate) fn association(repo: &Repo, login: &str) -> &'static str {
     if login.eq_ignore_ascii_case(&repo.owner) {
         "OWNER"
-    } else if ["octocat", "alice"]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(login))
-    {
+    } else if ["octocat", "alice"].iter().any(|m| m.eq_ignore_ascii_case(login)) {
         "MEMBER"
     } else {
         "NONE"

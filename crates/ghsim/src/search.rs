@@ -66,10 +66,7 @@ impl IssueQuery {
                 continue;
             };
             let value = value.to_owned();
-            match (
-                key.to_ascii_lowercase().as_str(),
-                value.to_ascii_lowercase().as_str(),
-            ) {
+            match (key.to_ascii_lowercase().as_str(), value.to_ascii_lowercase().as_str()) {
                 ("repo", _) => s.repos.push(value),
                 ("user" | "org", _) => s.owners.push(value),
                 ("is" | "type", "issue") => {}
@@ -169,8 +166,8 @@ impl IssueQuery {
 
 fn is_qualifier(key: &str) -> bool {
     const KNOWN: [&str; 14] = [
-        "repo", "user", "org", "is", "type", "state", "label", "no", "author", "assignee", "in",
-        "sort", "created", "updated",
+        "repo", "user", "org", "is", "type", "state", "label", "no", "author", "assignee", "in", "sort", "created",
+        "updated",
     ];
     KNOWN.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
@@ -195,9 +192,7 @@ pub fn search(
     } else {
         for full in &query.repos {
             let (o, n) = full.split_once('/').ok_or(CannotSearch)?;
-            let idx = model
-                .repo_idx(o, n)
-                .filter(|&i| caller.can_read(&model.repos[i]));
+            let idx = model.repo_idx(o, n).filter(|&i| caller.can_read(&model.repos[i]));
             repos.push(idx.ok_or(CannotSearch)?);
         }
     }
@@ -236,9 +231,7 @@ mod tests {
 
     #[test]
     fn parses_qualifiers_and_words() {
-        let q = IssueQuery::parse(
-            r#"repo:octo/hello is:issue is:open label:"help wanted" -label:bug Crash in:title"#,
-        );
+        let q = IssueQuery::parse(r#"repo:octo/hello is:issue is:open label:"help wanted" -label:bug Crash in:title"#);
         assert_eq!(q.repos, ["octo/hello"]);
         assert_eq!(q.state, Some(IssueState::Open));
         assert_eq!(q.labels, ["help wanted"]);

@@ -59,16 +59,8 @@ pub fn build(config: &SimConfig) -> Model {
     let labels = |id: &mut dyn FnMut() -> u64| -> Vec<Label> {
         [
             ("bug", "d73a4a", "Something isn't working"),
-            (
-                "documentation",
-                "0075ca",
-                "Improvements or additions to documentation",
-            ),
-            (
-                "duplicate",
-                "cfd3d7",
-                "This issue or pull request already exists",
-            ),
+            ("documentation", "0075ca", "Improvements or additions to documentation"),
+            ("duplicate", "cfd3d7", "This issue or pull request already exists"),
             ("enhancement", "a2eeef", "New feature or request"),
             ("good first issue", "7057ff", "Good for newcomers"),
             ("help wanted", "008672", "Extra attention is needed"),
@@ -90,9 +82,7 @@ pub fn build(config: &SimConfig) -> Model {
 
     let n = config.seed.issues_per_repo;
     let hello_issues: Vec<Issue> = (1..=n as u64).map(|i| hello_issue(i, &mut id)).collect();
-    let secret_issues: Vec<Issue> = (1..=n.min(5) as u64)
-        .map(|i| secret_issue(i, &mut id))
-        .collect();
+    let secret_issues: Vec<Issue> = (1..=n.min(5) as u64).map(|i| secret_issue(i, &mut id)).collect();
 
     let hello = repo(
         1_296_269,
@@ -130,19 +120,8 @@ fn user(login: &str, id: u64, name: &str, kind: UserKind) -> User {
     }
 }
 
-fn repo(
-    id: u64,
-    name: &str,
-    description: Option<&str>,
-    private: bool,
-    issues: Vec<Issue>,
-    labels: Vec<Label>,
-) -> Repo {
-    let newest = issues
-        .iter()
-        .map(|i| i.updated_at)
-        .max()
-        .unwrap_or(Timestamp(BASE));
+fn repo(id: u64, name: &str, description: Option<&str>, private: bool, issues: Vec<Issue>, labels: Vec<Label>) -> Repo {
+    let newest = issues.iter().map(|i| i.updated_at).max().unwrap_or(Timestamp(BASE));
     Repo {
         id,
         owner: "octo".into(),
@@ -165,17 +144,17 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
     let idx = i as usize - 1;
     let created = Timestamp(BASE + i as i64 * 6 * HOUR);
     let mut labels = Vec::new();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         labels.push("bug".to_owned());
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         labels.push("enhancement".to_owned());
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         labels.push("documentation".to_owned());
     }
     let mut comments = Vec::new();
-    let n_comments = usize::from(i % 6 == 0) * 2 + usize::from(i % 10 == 0);
+    let n_comments = usize::from(i.is_multiple_of(6)) * 2 + usize::from(i.is_multiple_of(10));
     for c in 0..n_comments {
         let at = Timestamp(created.0 + (c as i64 + 1) * HOUR);
         comments.push(Comment {
@@ -186,7 +165,7 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
             updated_at: at,
         });
     }
-    let closed = i % 4 == 0;
+    let closed = i.is_multiple_of(4);
     let mut updated = Timestamp(created.0 + (i as i64 % 5) * HOUR);
     if let Some(last) = comments.last() {
         updated = updated.max(last.updated_at);
@@ -198,14 +177,10 @@ fn hello_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
         title: SUBJECTS[idx % SUBJECTS.len()].into(),
         body: Some(BODIES[idx % BODIES.len()].into()),
         user: AUTHORS[idx % 3].into(),
-        state: if closed {
-            IssueState::Closed
-        } else {
-            IssueState::Open
-        },
+        state: if closed { IssueState::Closed } else { IssueState::Open },
         state_reason: closed.then(|| "completed".into()),
         labels,
-        assignees: if i % 9 == 0 {
+        assignees: if i.is_multiple_of(9) {
             vec!["alice".into()]
         } else {
             Vec::new()
@@ -236,11 +211,7 @@ fn secret_issue(i: u64, id: &mut dyn FnMut() -> u64) -> Issue {
         user: "alice".into(),
         state: IssueState::Open,
         state_reason: None,
-        labels: if i % 2 == 1 {
-            vec!["bug".into()]
-        } else {
-            Vec::new()
-        },
+        labels: if i % 2 == 1 { vec!["bug".into()] } else { Vec::new() },
         assignees: vec!["alice".into()],
         comments: Vec::new(),
         locked: false,

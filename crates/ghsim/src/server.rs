@@ -42,9 +42,7 @@ impl Sim {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding simulator to {addr}"))?;
-        let addr = listener
-            .local_addr()
-            .context("reading the simulator's bound address")?;
+        let addr = listener.local_addr().context("reading the simulator's bound address")?;
         let state = SimState::new(config);
         let base_url = format!("http://{addr}{}", state.config().prefix);
         let graphql_url = format!("http://{addr}{}", state.config().graphql_path());
@@ -55,7 +53,7 @@ impl Sim {
             base_url,
             graphql_url,
             state,
-            task,
+            task: Some(task),
         })
     }
 }
@@ -68,7 +66,8 @@ pub struct SimHandle {
     /// Where GraphQL lives: `http://127.0.0.1:PORT/graphql` (or `/api/graphql` with `/api/v3`).
     pub graphql_url: String,
     state: SimState,
-    task: JoinHandle<()>,
+    /// Taken by `shutdown`; a handle dropped without it still stops its server.
+    task: Option<JoinHandle<()>>,
 }
 
 impl SimHandle {
@@ -95,14 +94,24 @@ impl SimHandle {
 
     /// Stops accepting, ends stalled requests (their connections close without a response),
     /// lets other requests finish for up to 5 s, then returns.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.state.begin_shutdown();
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    /// A test that fails before `shutdown` must not leave a server (and stalled requests)
+    /// running on its runtime.
+    fn drop(&mut self) {
+        self.state.begin_shutdown();
     }
 }
 
 /// Accepts until shutdown; then waits (bounded) for open connections to finish.
-pub async fn serve(listener: TcpListener, app: Router, state: SimState) {
+async fn serve(listener: TcpListener, app: Router, state: SimState) {
     let tracker = TaskTracker::new();
     loop {
         tokio::select! {
@@ -187,21 +196,13 @@ impl Drop for ResettableStream {
 }
 
 impl AsyncRead for ResettableStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for ResettableStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 

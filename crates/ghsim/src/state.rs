@@ -62,7 +62,9 @@ impl SimState {
     }
 
     pub fn stats(&self) -> SimStats {
-        lock(&self.0.stats).clone()
+        let mut s = lock(&self.0.stats).clone();
+        s.in_flight = self.in_flight() as u64;
+        s
     }
 
     pub fn reset_stats(&self) {
@@ -98,6 +100,12 @@ impl SimState {
         let mut rx = self.0.in_flight.subscribe();
         // The sender lives as long as `self`, so this cannot fail.
         let _ = rx.wait_for(|v| *v >= n).await;
+    }
+
+    /// Resolves once no API request is in flight (e.g. after a client gave up on a stall).
+    pub async fn wait_idle(&self) {
+        let mut rx = self.0.in_flight.subscribe();
+        let _ = rx.wait_for(|v| *v == 0).await;
     }
 
     /// Runs `f` on the model, e.g. to read what a test should expect.

@@ -21,6 +21,9 @@ pub struct SimStats {
     pub by_route: BTreeMap<String, u64>,
     /// Highest number of API requests in flight at once.
     pub max_in_flight: u64,
+    /// API requests in flight when the snapshot was taken (stalled ones included).
+    #[serde(default)]
+    pub in_flight: u64,
     /// Requests answered by an injected fault (fail, reset or stall).
     #[serde(default)]
     pub faults_injected: u64,

@@ -9,9 +9,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         Timestamp(secs as i64)
     }
 
@@ -39,9 +37,7 @@ impl Timestamp {
 
     pub fn parse_http_date(s: &str) -> Option<Self> {
         let t = httpdate::parse_http_date(s.trim()).ok()?;
-        Some(Timestamp(
-            t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64
-        ))
+        Some(Timestamp(t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64))
     }
 
     /// Accepts `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` (what `since=` and search dates use).
@@ -101,10 +97,7 @@ mod tests {
         let t = Timestamp(1_704_164_645); // 2024-01-02T03:04:05Z
         assert_eq!(t.iso(), "2024-01-02T03:04:05Z");
         assert_eq!(Timestamp::parse_iso(&t.iso()), Some(t));
-        assert_eq!(
-            Timestamp::parse_iso("2024-01-02"),
-            Some(Timestamp(1_704_153_600))
-        );
+        assert_eq!(Timestamp::parse_iso("2024-01-02"), Some(Timestamp(1_704_153_600)));
         assert_eq!(Timestamp::parse_iso("2024-13-02"), None);
     }
 

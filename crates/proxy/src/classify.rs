@@ -1,7 +1,8 @@
-//! What kind of request is this? Path normalization, the cache key, the invalidation tag and
-//! the TTL of a read, or the tags a write invalidates.
+//! What kind of request is this? Path normalization, the cache key, the invalidation tags and
+//! TTL of a read, or the tags a write invalidates.
 
-use crate::ttl::ttl_for;
+use crate::graphql::{self, GraphqlOp};
+use crate::ttl::{TtlTable, operation_of, parse_go_duration};
 use entry::{CacheKey, KeyParts};
 use http::{HeaderMap, Method};
 use std::time::Duration;
@@ -14,14 +15,28 @@ pub const TAG_SEARCH: &str = "search";
 pub const TAG_ALL: &str = "*";
 
 #[derive(Debug)]
+pub struct ReadSpec {
+    pub key: CacheKey,
+    pub tags: Vec<String>,
+    pub ttl: Duration,
+    pub graphql: Option<GraphqlRead>,
+    /// Ask GitHub even when a fresh entry exists (indicator checks need GitHub's word now).
+    pub force_revalidate: bool,
+}
+
+/// What a GraphQL read may be shared on.
+#[derive(Debug, Clone)]
+pub struct GraphqlRead {
+    /// `owner/repo` when the query reads only that repository (shareable after a proof).
+    pub shareable_repo: Option<String>,
+    /// The repository's REST indicators vouch for the answer (free revalidation).
+    pub indicators_cover: bool,
+}
+
+#[derive(Debug)]
 pub enum Class {
     /// A cacheable read.
-    Read {
-        key: CacheKey,
-        tag: Option<String>,
-        ttl: Duration,
-        graphql: bool,
-    },
+    Read(ReadSpec),
     /// A write: passed through; on success it invalidates `tags`.
     Write { tags: Vec<String> },
     /// Passed through untouched (never cached, invalidates nothing).
@@ -47,24 +62,38 @@ pub fn classify(
     query: Option<&str>,
     headers: &HeaderMap,
     body: &[u8],
-    default_ttl: Duration,
+    ttls: &TtlTable,
 ) -> Class {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // gh's `--cache DURATION` is an explicit request for that lifetime.
+    let hinted = header("x-gh-cache-ttl").and_then(parse_go_duration);
     if path == "/graphql" && method == Method::POST {
-        return match graphql_operation(body) {
-            GraphqlOp::Query => Class::Read {
-                key: CacheKey::new(&KeyParts {
-                    method: "POST",
-                    path,
-                    query: None,
-                    accept: header("accept"),
-                    api_version: header("x-github-api-version"),
-                    graphql_body: Some(body),
-                }),
-                tag: Some(TAG_GRAPHQL.to_owned()),
-                ttl: default_ttl,
-                graphql: true,
-            },
+        return match graphql::analyze(body) {
+            GraphqlOp::Query {
+                repo,
+                shareable,
+                indicators_cover,
+            } => {
+                let mut tags = vec![TAG_GRAPHQL.to_owned()];
+                tags.extend(repo.clone());
+                Class::Read(ReadSpec {
+                    key: CacheKey::new(&KeyParts {
+                        method: "POST",
+                        path,
+                        query: None,
+                        accept: header("accept"),
+                        api_version: header("x-github-api-version"),
+                        graphql_body: Some(body),
+                    }),
+                    tags,
+                    ttl: hinted.unwrap_or_else(|| ttls.ttl("graphql")),
+                    graphql: Some(GraphqlRead {
+                        shareable_repo: repo.filter(|_| shareable),
+                        indicators_cover,
+                    }),
+                    force_revalidate: false,
+                })
+            }
             // A mutation may change anything GraphQL or REST can see.
             GraphqlOp::Mutation => Class::Write {
                 tags: vec![TAG_ALL.to_owned()],
@@ -84,12 +113,14 @@ pub fn classify(
             api_version: header("x-github-api-version"),
             graphql_body: None,
         });
-        return Class::Read {
+        let ttl = hinted.unwrap_or_else(|| ttls.ttl(operation_of(path)));
+        return Class::Read(ReadSpec {
             key,
-            tag: read_tag(path),
-            ttl: ttl_for(path, default_ttl),
-            graphql: false,
-        };
+            tags: read_tags(path),
+            ttl,
+            graphql: None,
+            force_revalidate: false,
+        });
     }
     if method == Method::OPTIONS {
         return Class::Bypass;
@@ -113,11 +144,11 @@ pub fn repo_of(path: &str) -> Option<String> {
     }
 }
 
-fn read_tag(path: &str) -> Option<String> {
+fn read_tags(path: &str) -> Vec<String> {
     if path.starts_with("/search/") {
-        return Some(TAG_SEARCH.to_owned());
+        return vec![TAG_SEARCH.to_owned()];
     }
-    repo_of(path)
+    repo_of(path).into_iter().collect()
 }
 
 /// Endpoints whose answers carry credentials or are one-shot; never stored.
@@ -127,35 +158,6 @@ fn never_cached(path: &str) -> bool {
         || (path.starts_with("/app/installations/") && path.ends_with("/access_tokens"))
         || path == "/rate_limit"
         || path.starts_with("/_")
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum GraphqlOp {
-    Query,
-    Mutation,
-    Other,
-}
-
-/// Decides conservatively: anything that might be a mutation is treated as one.
-fn graphql_operation(body: &[u8]) -> GraphqlOp {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return GraphqlOp::Other;
-    };
-    let Some(query) = v.get("query").and_then(|q| q.as_str()) else {
-        return GraphqlOp::Other;
-    };
-    let words = || {
-        query
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|w| !w.is_empty())
-    };
-    if words().any(|w| w == "mutation") {
-        GraphqlOp::Mutation
-    } else if words().any(|w| w == "subscription") {
-        GraphqlOp::Other
-    } else {
-        GraphqlOp::Query
-    }
 }
 
 #[cfg(test)]
@@ -169,7 +171,7 @@ mod tests {
             None,
             &HeaderMap::new(),
             body.as_bytes(),
-            Duration::from_secs(300),
+            &TtlTable::new(Duration::from_secs(300)),
         )
     }
 
@@ -184,30 +186,40 @@ mod tests {
 
     #[test]
     fn reads_writes_and_bypasses() {
-        assert!(matches!(class(Method::GET, "/repos/O/R/issues", ""), Class::Read { tag: Some(t), .. } if t == "o/r"));
-        assert!(matches!(class(Method::GET, "/search/issues", ""), Class::Read { tag: Some(t), .. } if t == "search"));
+        assert!(matches!(class(Method::GET, "/repos/O/R/issues", ""), Class::Read(r) if r.tags == ["o/r"]));
+        assert!(matches!(class(Method::GET, "/search/issues", ""), Class::Read(r) if r.tags == ["search"]));
         assert!(matches!(class(Method::GET, "/rate_limit", ""), Class::Bypass));
         assert!(matches!(class(Method::POST, "/repos/o/r/issues", "{}"), Class::Write { tags } if tags[0] == "o/r"));
         assert!(matches!(class(Method::DELETE, "/user/keys/1", ""), Class::Write { tags } if tags == ["*"]));
     }
 
     #[test]
-    fn graphql_queries_are_reads_and_mutations_are_writes() {
-        let q = r#"{"query":"query IssueList($owner:String!){ repository(owner:$owner){ id } }","variables":{"owner":"o"}}"#;
-        assert!(matches!(
-            class(Method::POST, "/graphql", q),
-            Class::Read { graphql: true, .. }
-        ));
-        assert!(matches!(
-            class(Method::POST, "/graphql", r#"{"query":"{ viewer { login } }"}"#),
-            Class::Read { .. }
-        ));
+    fn gh_cache_ttl_hint_sets_the_lifetime() {
+        let mut h = HeaderMap::new();
+        h.insert("x-gh-cache-ttl", "1h0m0s".parse().unwrap());
+        let c = classify(
+            &Method::GET,
+            "/repos/o/r/issues",
+            None,
+            &h,
+            b"",
+            &TtlTable::new(Duration::from_secs(300)),
+        );
+        assert!(matches!(c, Class::Read(r) if r.ttl == Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn graphql_queries_are_reads_tagged_with_their_repository() {
+        let q = r#"{"query":"query IssueList($owner:String!,$repo:String!){ repository(owner:$owner,name:$repo){ issues(first:5){ nodes { number } } } }","variables":{"owner":"O","repo":"R"}}"#;
+        match class(Method::POST, "/graphql", q) {
+            Class::Read(r) => {
+                assert_eq!(r.tags, ["graphql", "o/r"]);
+                assert_eq!(r.graphql.unwrap().shareable_repo.as_deref(), Some("o/r"));
+            }
+            other => panic!("{other:?}"),
+        }
         let m = r#"{"query":"mutation IssueCreate($input: CreateIssueInput!){ createIssue(input:$input){ issue { url } } }"}"#;
         assert!(matches!(class(Method::POST, "/graphql", m), Class::Write { .. }));
         assert!(matches!(class(Method::POST, "/graphql", "not json"), Class::Bypass));
-        assert!(matches!(
-            class(Method::POST, "/graphql", r#"{"query":42}"#),
-            Class::Bypass
-        ));
     }
 }

@@ -95,7 +95,7 @@ mod tests {
         let c = Arc::new(Coalescer::<&str, u32>::new());
         let leader = {
             let c = c.clone();
-            tokio::spawn(async move { c.run("k", || std::future::pending::<u32>()).await })
+            tokio::spawn(async move { c.run("k", std::future::pending::<u32>).await })
         };
         while c.inflight.lock().unwrap().is_empty() {
             tokio::task::yield_now().await;

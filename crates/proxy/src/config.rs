@@ -1,26 +1,54 @@
 //! Proxy settings and the parsed upstream base URL.
 
+use crate::governor::GovernorConfig;
+use crate::ttl::TtlTable;
 use http::Uri;
 use std::time::Duration;
+
+/// Whether an entry fetched with one token may go to another without GitHub's confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SharePolicy {
+    /// Another token gets an entry only after a free conditional request proves its access.
+    #[default]
+    Verify,
+    /// Fleets where every secret holder has the same access skip the proof.
+    Trust,
+}
 
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
     pub upstream: UpstreamBase,
-    /// Default freshness lifetime for reads outside the named TTL classes.
-    pub default_ttl: Duration,
+    /// Freshness lifetimes by operation.
+    pub ttl: TtlTable,
     /// Largest request body accepted from a client.
     pub max_request_body: usize,
     /// Total time allowed for one upstream exchange.
     pub upstream_timeout: Duration,
+    pub governor: GovernorConfig,
+    /// How long past its TTL an entry may still be served when GitHub fails (stale-if-error).
+    pub max_stale: Duration,
+    pub policy: SharePolicy,
+    /// Keys entries by token as well (each token its own cache, revalidating with its own
+    /// ETags): the model of per-token caching proxies, kept for the workload benchmark's
+    /// side-by-side comparison. Not offered on the command line.
+    pub partition_by_token: bool,
+    /// GraphQL answers keep REST indicators for free revalidation (see `indicators`). Off, a
+    /// GraphQL answer lives exactly its TTL: the model of a plain TTL cache in the benchmark.
+    pub graphql_indicators: bool,
 }
 
 impl ProxyConfig {
     pub fn new(upstream: UpstreamBase) -> Self {
         ProxyConfig {
             upstream,
-            default_ttl: Duration::from_secs(300),
+            ttl: TtlTable::new(Duration::from_secs(300)),
             max_request_body: 10 * 1024 * 1024,
             upstream_timeout: Duration::from_secs(30),
+            governor: GovernorConfig::default(),
+            max_stale: Duration::from_secs(24 * 3600),
+            policy: SharePolicy::Verify,
+            partition_by_token: false,
+            graphql_indicators: true,
         }
     }
 }

@@ -3,13 +3,27 @@
 use crate::errors::github_error;
 use crate::state::State;
 use axum::Json;
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{Method, StatusCode};
+use http::{HeaderValue, Method, StatusCode, Uri, header};
+use serde::Deserialize;
 use std::sync::Arc;
 
-const KNOWN: &str = "GET /_cache/health, GET /_cache/stats, POST /_cache/finish";
+const KNOWN: &str =
+    "GET /_cache/health, GET /_cache/stats, GET /_cache/metrics, POST /_cache/invalidate, POST /_cache/finish";
+const MAX_CONTROL_BODY: usize = 64 * 1024;
 
-pub async fn handle(state: &Arc<State>, method: &Method, path: &str) -> Response {
+/// `POST /_cache/invalidate` body (or the same names as query parameters).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvalidateRequest {
+    /// One entry: its full key, or `GET /path?query` (what comes before ` accept=`).
+    pub key: Option<String>,
+    /// Every entry whose key, or whose path, starts with this.
+    pub prefix: Option<String>,
+}
+
+pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, body: Body) -> Response {
     match (method.as_str(), path.trim_end_matches('/')) {
         ("GET", "/_cache/health") => match state.store.check() {
             Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
@@ -20,18 +34,136 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str) -> Response
                 .into_response(),
         },
         ("GET", "/_cache/stats") => Json(state.stats()).into_response(),
+        ("GET", "/_cache/metrics") => {
+            let mut resp = crate::metrics::render(state).into_response();
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            resp
+        }
+        ("POST", "/_cache/invalidate") => invalidate(state, uri, body).await,
         // Flush everything to disk and report; publishing to peers and IPFS joins this later.
         ("POST", "/_cache/finish") => {
             state.flush().await;
             Json(state.stats()).into_response()
         }
-        (_, "/_cache/health" | "/_cache/stats" | "/_cache/finish") => github_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &format!("method {method} not allowed on {path}; known: {KNOWN}"),
-        ),
+        (_, "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/invalidate" | "/_cache/finish") => {
+            github_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!("method {method} not allowed on {path}; known: {KNOWN}"),
+            )
+        }
         _ => github_error(
             StatusCode::NOT_FOUND,
             &format!("unknown control endpoint {path}; known: {KNOWN}"),
         ),
+    }
+}
+
+async fn invalidate(state: &Arc<State>, uri: &Uri, body: Body) -> Response {
+    let bytes = match axum::body::to_bytes(body, MAX_CONTROL_BODY).await {
+        Ok(b) => b,
+        Err(_) => return github_error(StatusCode::PAYLOAD_TOO_LARGE, "invalidate body over 64 KiB"),
+    };
+    let parsed: Result<InvalidateRequest, String> = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_urlencoded_like(uri.query().unwrap_or(""))
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("invalidate body is not {{\"key\": ...}} or {{\"prefix\": ...}}: {e}"))
+    };
+    let req = match parsed {
+        Ok(r) => r,
+        Err(e) => return github_error(StatusCode::BAD_REQUEST, &e),
+    };
+    let removed = match (req.key.as_deref(), req.prefix.as_deref()) {
+        (Some(k), None) if !k.is_empty() => {
+            state
+                .store
+                .remove_matching(|key| key == k || key_request_line(key) == k)
+                .await
+        }
+        (None, Some(p)) if !p.is_empty() => {
+            state
+                .store
+                .remove_matching(|key| key.starts_with(p) || key_path(key).starts_with(p))
+                .await
+        }
+        _ => {
+            return github_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "give exactly one non-empty `key` or `prefix`",
+            );
+        }
+    };
+    Json(serde_json::json!({ "invalidated": removed })).into_response()
+}
+
+/// `GET /repos/o/r?x=1 accept=*/*` → `GET /repos/o/r?x=1`.
+fn key_request_line(key: &str) -> &str {
+    key.split(" accept=").next().unwrap_or(key)
+}
+
+/// `GET /repos/o/r?x=1 accept=*/*` → `/repos/o/r?x=1 accept=*/*`.
+fn key_path(key: &str) -> &str {
+    key.split_once(' ').map(|(_, rest)| rest).unwrap_or(key)
+}
+
+/// `key=...` / `prefix=...` from a query string, percent-decoded.
+fn serde_urlencoded_like(query: &str) -> Result<InvalidateRequest, String> {
+    let mut req = InvalidateRequest::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v).ok_or_else(|| format!("bad percent-encoding in {pair:?}"))?;
+        match k {
+            "key" => req.key = Some(v),
+            "prefix" => req.prefix = Some(v),
+            other => return Err(format!("unknown parameter {other:?}; use key or prefix")),
+        }
+    }
+    Ok(req)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts() {
+        assert_eq!(key_request_line("GET /repos/o/r?a=1 accept=*/*"), "GET /repos/o/r?a=1");
+        assert_eq!(key_path("GET /repos/o/r accept=*/*"), "/repos/o/r accept=*/*");
+    }
+
+    #[test]
+    fn query_parameters() {
+        let r = serde_urlencoded_like("prefix=%2Frepos%2Fo").unwrap();
+        assert_eq!(r.prefix.as_deref(), Some("/repos/o"));
+        assert!(serde_urlencoded_like("bogus=1").is_err());
+        assert!(serde_urlencoded_like("key=%zz").is_err());
+        assert!(serde_urlencoded_like("key=%e9").is_err(), "not UTF-8");
     }
 }

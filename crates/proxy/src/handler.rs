@@ -1,22 +1,22 @@
-//! The request path: control endpoints, then classification, then the read (cache), write
-//! (pass through, invalidate) or bypass path.
+//! The request path: control endpoints, then classification, then the read path (cache) or the
+//! pass-through path, then the finishing touches for the listener the request came in on.
 
 use crate::classify::{Class, classify, normalize_path};
 use crate::control;
 use crate::errors::github_error;
-use crate::response::{self, Answer, Fetched, Finish};
-use crate::state::{Outcome, State};
+use crate::governor::GovernedError;
+use crate::read::{ReadRequest, read};
+use crate::response::{self, Finish};
+use crate::state::State;
 use crate::stats::Mode;
-use crate::upstream::{UpstreamError, UpstreamResponse};
+use crate::upstream::UpstreamError;
+use crate::write::pass_through;
 use axum::Router;
 use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
-use entry::{CacheKey, EtagInputs, Fingerprint, StoredResponse, github_etag};
-use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http::{HeaderValue, Method, Request, StatusCode, header};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Which listener a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ async fn handle(state: Arc<State>, kind: ListenerKind, req: Request<Body>) -> Re
     let path = normalize_path(parts.uri.path()).to_owned();
     if path == "/_cache" || path.starts_with("/_cache/") {
         state.stats.control();
-        return control::handle(&state, &parts.method, &path).await;
+        return control::handle(&state, &parts.method, &path, &parts.uri, body).await;
     }
     let body = match axum::body::to_bytes(body, state.config.max_request_body).await {
         Ok(b) => b,
@@ -57,17 +57,16 @@ async fn handle(state: Arc<State>, kind: ListenerKind, req: Request<Body>) -> Re
         }
     };
     let query = parts.uri.query();
-    let class = classify(
-        &parts.method,
-        &path,
-        query,
-        &parts.headers,
-        &body,
-        state.config.default_ttl,
-    );
+    let class = classify(&parts.method, &path, query, &parts.headers, &body, &state.config.ttl);
     let result = match class {
-        Class::Read { key, tag, ttl, graphql } => {
-            read(&state, &parts, &path, query, &body, ReadSpec { key, tag, ttl, graphql }).await
+        Class::Read(spec) => {
+            let req = ReadRequest {
+                headers: &parts.headers,
+                path: &path,
+                query,
+                body: &body,
+            };
+            read(&state, &req, &spec).await
         }
         Class::Write { tags } => pass_through(&state, &parts, &path, query, body, Some(&tags)).await,
         Class::Bypass => pass_through(&state, &parts, &path, query, body, None).await,
@@ -84,228 +83,33 @@ async fn handle(state: Arc<State>, kind: ListenerKind, req: Request<Body>) -> Re
         Ok(answer) => {
             let (mode, len) = (answer.mode, answer.body.len());
             let resp = response::build(answer, &finish);
-            state.stats.record(mode, len, started.elapsed());
+            state.stats.record(mode, resp.status(), len, started.elapsed());
             resp
         }
         Err(e) => {
-            state.stats.record(Mode::Miss, 0, started.elapsed());
-            let status = match e {
-                UpstreamError::Timeout(..) => StatusCode::GATEWAY_TIMEOUT,
-                _ => StatusCode::BAD_GATEWAY,
+            let mut resp = match &e {
+                GovernedError::Blocked(wait) => {
+                    let mut r = github_error(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &format!(
+                            "gh-p2p-cache: this token's GitHub rate limit is exhausted; retry in {} s (no cached copy to serve)",
+                            wait.as_secs().max(1)
+                        ),
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+                        r.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    r
+                }
+                GovernedError::Upstream(UpstreamError::Timeout(..)) => {
+                    github_error(StatusCode::GATEWAY_TIMEOUT, &format!("gh-p2p-cache: {e}"))
+                }
+                GovernedError::Upstream(_) => github_error(StatusCode::BAD_GATEWAY, &format!("gh-p2p-cache: {e}")),
             };
             tracing::warn!(error = %e, path, "upstream failed");
-            let mut resp = github_error(status, &format!("gh-p2p-cache: {e}"));
             resp.headers_mut().insert("x-cache", HeaderValue::from_static("MISS"));
+            state.stats.record(Mode::Miss, resp.status(), 0, started.elapsed());
             resp
         }
     }
-}
-
-struct ReadSpec {
-    key: CacheKey,
-    tag: Option<String>,
-    ttl: Duration,
-    graphql: bool,
-}
-
-/// `token X` and `Bearer X` name the same token.
-fn token_of(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let token = value
-        .strip_prefix("token ")
-        .or_else(|| value.strip_prefix("Bearer "))
-        .or_else(|| value.strip_prefix("bearer "))
-        .unwrap_or(value);
-    Some(token.trim())
-}
-
-fn etag_inputs(headers: &HeaderMap) -> EtagInputs<'_> {
-    let h = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    EtagInputs {
-        accept: h(header::ACCEPT),
-        authorization: h(header::AUTHORIZATION),
-        cookie: h(header::COOKIE),
-    }
-}
-
-impl State {
-    fn usable(&self, entry: &StoredResponse, fp: Fingerprint, now: u64) -> bool {
-        entry.token_fp == fp
-            && entry.is_fresh(now)
-            && !self.invalidations.is_stale(entry.tag.as_deref(), entry.fetched_at_ms)
-    }
-}
-
-async fn read(
-    state: &Arc<State>,
-    parts: &Parts,
-    path: &str,
-    query: Option<&str>,
-    body: &Bytes,
-    spec: ReadSpec,
-) -> Result<Answer, UpstreamError> {
-    let fp = state.fingerprints.fingerprint(token_of(&parts.headers));
-    let cached = state.store.get(spec.key.as_str()).await;
-    if let Some(c) = &cached
-        && state.usable(c, fp, state.clock.now_ms())
-    {
-        return Ok(Answer::from_entry(c, Mode::Hit, None));
-    }
-    let (outcome, ran) = state
-        .coalescer
-        .run((spec.key.clone(), fp), || {
-            fetch(state, parts, path, query, body, &spec, fp, cached)
-        })
-        .await;
-    let fetched = outcome?;
-    let mode = if ran { fetched.mode } else { Mode::Coalesced };
-    // An entry fetched with another token carries that token's ETag; give this one its own.
-    let etag = (fetched.entry.token_fp != fp && fetched.entry.etag.is_some())
-        .then(|| github_etag(etag_inputs(&parts.headers), &fetched.entry.body));
-    Ok(Answer::from_entry(&fetched.entry, mode, etag))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn fetch(
-    state: &Arc<State>,
-    parts: &Parts,
-    path: &str,
-    query: Option<&str>,
-    body: &Bytes,
-    spec: &ReadSpec,
-    fp: Fingerprint,
-    cached: Option<Arc<StoredResponse>>,
-) -> Outcome {
-    // A leader that finished just before we became one may have refreshed the entry.
-    if let Some(c) = state.store.get(spec.key.as_str()).await
-        && state.usable(&c, fp, state.clock.now_ms())
-    {
-        return Ok(Arc::new(Fetched {
-            entry: c,
-            mode: Mode::Hit,
-        }));
-    }
-    let mut headers = response::forward_headers(&parts.headers);
-    if let Some(c) = cached.as_deref().filter(|_| !spec.graphql) {
-        if c.token_fp == fp {
-            set_header(&mut headers, header::IF_NONE_MATCH, c.etag.as_deref());
-            set_header(&mut headers, header::IF_MODIFIED_SINCE, c.last_modified.as_deref());
-        } else if c.etag.is_some() {
-            // Another token's entry: only an ETag computed for *this* token proves GitHub would
-            // send it this body. If-Modified-Since alone would not (per-user answers).
-            let mine = github_etag(etag_inputs(&parts.headers), &c.body);
-            set_header(&mut headers, header::IF_NONE_MATCH, Some(&mine));
-        }
-    }
-    let (method, upstream_body) = if spec.graphql {
-        (Method::POST, body.clone())
-    } else {
-        (Method::GET, Bytes::new())
-    };
-    let sent_at = state.clock.now_ms();
-    let resp = match state.upstream.send(method, path, query, headers, upstream_body).await {
-        Ok(r) => r,
-        Err(e) => {
-            state.stats.upstream_error();
-            return Err(e);
-        }
-    };
-    state.stats.upstream(costs_units(&resp));
-    if resp.status == StatusCode::NOT_MODIFIED
-        && let Some(c) = cached
-    {
-        let mut renewed = (*c).clone();
-        renewed.fetched_at_ms = sent_at;
-        let renewed = Arc::new(renewed);
-        state.store.put(spec.key.as_str(), renewed.clone());
-        return Ok(Arc::new(Fetched {
-            entry: renewed,
-            mode: Mode::Revalidated,
-        }));
-    }
-    let cacheable = is_cacheable(&resp, spec.graphql);
-    let header = |name| {
-        resp.headers
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let entry = Arc::new(StoredResponse {
-        status: resp.status.as_u16(),
-        headers: response::stored_headers(&resp.headers),
-        etag: header(header::ETAG),
-        last_modified: header(header::LAST_MODIFIED),
-        body: resp.body,
-        fetched_at_ms: sent_at,
-        ttl_secs: u32::try_from(spec.ttl.as_secs()).unwrap_or(u32::MAX),
-        token_fp: fp,
-        request_accept: parts
-            .headers
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        tag: spec.tag.clone(),
-    });
-    if cacheable {
-        state.store.put(spec.key.as_str(), entry.clone());
-    }
-    Ok(Arc::new(Fetched {
-        entry,
-        mode: Mode::Miss,
-    }))
-}
-
-fn set_header(headers: &mut HeaderMap, name: header::HeaderName, value: Option<&str>) {
-    if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
-        headers.insert(name, v);
-    }
-}
-
-/// GitHub does not charge authorized 304s; 5xx answers are its own failures.
-fn costs_units(resp: &UpstreamResponse) -> bool {
-    resp.status != StatusCode::NOT_MODIFIED && !resp.status.is_server_error()
-}
-
-/// Only complete, successful, cookie-free answers are stored; GraphQL answers carrying
-/// `errors` (including GitHub's over-limit 200) are not.
-fn is_cacheable(resp: &UpstreamResponse, graphql: bool) -> bool {
-    resp.status == StatusCode::OK
-        && !resp.headers.contains_key(header::SET_COOKIE)
-        && !(graphql && memchr::memmem::find(&resp.body, b"\"errors\"").is_some())
-}
-
-async fn pass_through(
-    state: &Arc<State>,
-    parts: &Parts,
-    path: &str,
-    query: Option<&str>,
-    body: Bytes,
-    invalidates: Option<&[String]>,
-) -> Result<Answer, UpstreamError> {
-    let headers = response::forward_headers(&parts.headers);
-    // Writes are never retried here: one that may have reached GitHub must not run twice.
-    let resp = match state
-        .upstream
-        .send(parts.method.clone(), path, query, headers, body)
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            state.stats.upstream_error();
-            return Err(e);
-        }
-    };
-    state.stats.upstream(costs_units(&resp));
-    if let Some(tags) = invalidates
-        && resp.status.is_success()
-    {
-        state.invalidations.invalidate(&state.store, tags, state.clock.now_ms());
-    }
-    Ok(Answer {
-        status: resp.status,
-        headers: response::stored_headers(&resp.headers),
-        body: resp.body,
-        mode: Mode::Bypass,
-        etag: None,
-    })
 }

@@ -24,11 +24,16 @@ impl Invalidations {
         }
     }
 
-    /// True if an entry tagged `tag` and fetched at `fetched_at_ms` predates a write.
-    pub fn is_stale(&self, tag: Option<&str>, fetched_at_ms: u64) -> bool {
+    /// True if an entry with `tags`, fetched at `fetched_at_ms`, predates a write to any of them.
+    pub fn is_stale(&self, tags: &[String], fetched_at_ms: u64) -> bool {
         let map = self.by_tag.read().expect("invalidations lock");
         let all = map.get(crate::classify::TAG_ALL).copied().unwrap_or(0);
-        let own = tag.and_then(|t| map.get(t)).copied().unwrap_or(0);
+        let own = tags
+            .iter()
+            .filter_map(|t| map.get(t.as_str()))
+            .copied()
+            .max()
+            .unwrap_or(0);
         fetched_at_ms <= all.max(own)
     }
 
@@ -53,13 +58,15 @@ mod tests {
     fn tags_and_the_global_tag() {
         let store = Store::memory_only(1 << 20);
         let inv = Invalidations::load(&store);
-        assert!(!inv.is_stale(Some("o/r"), 10));
-        inv.invalidate(&store, &["o/r".into()], 100);
-        assert!(inv.is_stale(Some("o/r"), 100));
-        assert!(!inv.is_stale(Some("o/r"), 101));
-        assert!(!inv.is_stale(Some("x/y"), 50));
-        inv.invalidate(&store, &["*".into()], 200);
-        assert!(inv.is_stale(Some("x/y"), 150));
-        assert!(inv.is_stale(None, 150));
+        let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(!inv.is_stale(&tags(&["o/r"]), 10));
+        inv.invalidate(&store, &tags(&["o/r"]), 100);
+        assert!(inv.is_stale(&tags(&["o/r"]), 100));
+        assert!(inv.is_stale(&tags(&["graphql", "o/r"]), 100), "any tag counts");
+        assert!(!inv.is_stale(&tags(&["o/r"]), 101));
+        assert!(!inv.is_stale(&tags(&["x/y"]), 50));
+        inv.invalidate(&store, &tags(&["*"]), 200);
+        assert!(inv.is_stale(&tags(&["x/y"]), 150));
+        assert!(inv.is_stale(&[], 150));
     }
 }

@@ -123,6 +123,17 @@ pub fn build(answer: Answer, finish: &Finish<'_>) -> Response {
         etag_sent = Some(etag.clone());
     }
     headers.insert("x-cache", HeaderValue::from_static(answer.mode.as_str()));
+    if answer.mode == Mode::Stale {
+        // RFC 7234 warn-codes: the copy is stale because revalidation failed.
+        headers.append(
+            header::WARNING,
+            HeaderValue::from_static("110 gh-p2p-cache \"Response is Stale\""),
+        );
+        headers.append(
+            header::WARNING,
+            HeaderValue::from_static("111 gh-p2p-cache \"Revalidation Failed\""),
+        );
+    }
 
     // The client's own conditional request, answered from what we are about to send.
     let not_modified = answer.status == StatusCode::OK

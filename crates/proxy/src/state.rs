@@ -3,17 +3,19 @@
 use crate::clock::Clock;
 use crate::coalesce::Coalescer;
 use crate::config::ProxyConfig;
+use crate::governor::{GovernedError, Governor};
 use crate::invalidation::Invalidations;
+use crate::proof::Proofs;
 use crate::response::Fetched;
 use crate::stats::{Stats, StatsSnapshot};
-use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream::Upstream;
 use entry::{CacheKey, Fingerprint, FingerprintKey};
 use std::sync::Arc;
 use store::Store;
 
 const FINGERPRINT_KEY_META: &str = "fingerprint_key_v1";
 
-pub(crate) type Outcome = Result<Arc<Fetched>, UpstreamError>;
+pub(crate) type Outcome = Result<Arc<Fetched>, GovernedError>;
 
 pub struct State {
     pub(crate) config: ProxyConfig,
@@ -24,6 +26,9 @@ pub struct State {
     pub(crate) fingerprints: FingerprintKey,
     pub(crate) invalidations: Invalidations,
     pub(crate) coalescer: Coalescer<(CacheKey, Fingerprint), Outcome>,
+    pub(crate) governor: Governor,
+    pub(crate) proofs: Proofs,
+    pub(crate) etag_health: crate::etag_health::EtagHealth,
 }
 
 impl State {
@@ -36,6 +41,7 @@ impl State {
         }
         let invalidations = Invalidations::load(&store);
         let upstream = Upstream::new(config.upstream.clone(), config.upstream_timeout);
+        let governor = Governor::new(config.governor.clone());
         Arc::new(State {
             config,
             store,
@@ -45,6 +51,9 @@ impl State {
             fingerprints,
             invalidations,
             coalescer: Coalescer::new(),
+            governor,
+            proofs: Proofs::default(),
+            etag_health: Default::default(),
         })
     }
 
@@ -57,7 +66,29 @@ impl State {
     }
 
     pub fn stats(&self) -> StatsSnapshot {
-        self.stats.snapshot(&self.store.stats())
+        let mut snap = self.stats.snapshot(&self.store.stats());
+        (snap.cross_token_etags_confirmed, snap.cross_token_etags_rejected) = self.etag_health.counts();
+        snap
+    }
+
+    /// One upstream attempt, counted: GitHub charges every answer but authorized 304s and its
+    /// own 5xx failures.
+    pub(crate) async fn send_upstream(
+        &self,
+        method: http::Method,
+        path: &str,
+        query: Option<&str>,
+        headers: http::HeaderMap,
+        body: bytes::Bytes,
+    ) -> Result<crate::upstream::UpstreamResponse, crate::upstream::UpstreamError> {
+        let result = self.upstream.send(method, path, query, headers, body).await;
+        match &result {
+            Ok(r) => self
+                .stats
+                .upstream(r.status != http::StatusCode::NOT_MODIFIED && !r.status.is_server_error()),
+            Err(_) => self.stats.upstream_error(),
+        }
+        result
     }
 
     /// Makes every stored entry durable (shutdown and `/_cache/finish`).

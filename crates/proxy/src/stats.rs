@@ -7,31 +7,42 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// How a response was produced; sent to clients as `X-Cache`. `STALE` (stale-if-error) and
-/// `PEER` (peer sync) join when those features land; their counters already report zero.
+/// How a response was produced; sent to clients as `X-Cache`. `PEER` joins with peer sync; its
+/// counter already reports zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Hit,
     Miss,
     Revalidated,
+    Stale,
     Coalesced,
     Bypass,
 }
 
 impl Mode {
+    pub const ALL: [Mode; 6] = [
+        Mode::Hit,
+        Mode::Miss,
+        Mode::Revalidated,
+        Mode::Stale,
+        Mode::Coalesced,
+        Mode::Bypass,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Hit => "HIT",
             Mode::Miss => "MISS",
             Mode::Revalidated => "REVALIDATED",
+            Mode::Stale => "STALE",
             Mode::Coalesced => "COALESCED",
             Mode::Bypass => "BYPASS",
         }
     }
 
     /// Answered without a full upstream transfer.
-    fn from_cache(self) -> bool {
-        matches!(self, Mode::Hit | Mode::Revalidated | Mode::Coalesced)
+    fn served_from_cache(self) -> bool {
+        matches!(self, Mode::Hit | Mode::Revalidated | Mode::Stale | Mode::Coalesced)
     }
 }
 
@@ -51,6 +62,8 @@ pub struct Stats {
     units_used: AtomicU64,
     bytes_saved: AtomicU64,
     client_errors: AtomicU64,
+    /// Responses by mode (index: `Mode as usize`) and status class (1xx..5xx).
+    by_mode_status: [[AtomicU64; 5]; Mode::ALL.len()],
     /// Microseconds, 1 µs to 60 s, 3 significant digits.
     latency: Mutex<Option<Histogram<u64>>>,
 }
@@ -72,6 +85,10 @@ pub struct StatsSnapshot {
     pub rate_limit_units_saved: u64,
     pub bytes_saved: u64,
     pub rejected_requests: u64,
+    /// Cross-token conditional requests GitHub answered 304 to our recomputed ETag.
+    pub cross_token_etags_confirmed: u64,
+    /// ... and those it answered 200 with the same body (the formula may have changed).
+    pub cross_token_etags_rejected: u64,
     pub latency_ms: Latency,
     pub store: StoreFigures,
 }
@@ -96,17 +113,20 @@ pub struct StoreFigures {
 }
 
 impl Stats {
-    pub fn record(&self, mode: Mode, body_len: usize, elapsed: Duration) {
+    pub fn record(&self, mode: Mode, status: http::StatusCode, body_len: usize, elapsed: Duration) {
         self.total.fetch_add(1, Relaxed);
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.by_mode_status[mode as usize][class].fetch_add(1, Relaxed);
         let counter = match mode {
             Mode::Hit => &self.hits,
             Mode::Miss => &self.misses,
             Mode::Revalidated => &self.revalidated,
+            Mode::Stale => &self.stale,
             Mode::Coalesced => &self.coalesced,
             Mode::Bypass => &self.bypass,
         };
         counter.fetch_add(1, Relaxed);
-        if mode.from_cache() {
+        if mode.served_from_cache() {
             self.bytes_saved.fetch_add(body_len as u64, Relaxed);
         }
         let micros = (elapsed.as_micros() as u64).clamp(1, 60_000_000);
@@ -135,6 +155,20 @@ impl Stats {
     pub fn upstream_error(&self) {
         self.upstream_requests.fetch_add(1, Relaxed);
         self.upstream_errors.fetch_add(1, Relaxed);
+    }
+
+    /// `(mode, status class, count)` for every combination seen.
+    pub fn by_mode_status(&self) -> Vec<(Mode, u16, u64)> {
+        let mut out = Vec::new();
+        for mode in Mode::ALL {
+            for (i, c) in self.by_mode_status[mode as usize].iter().enumerate() {
+                let n = c.load(Relaxed);
+                if n > 0 {
+                    out.push((mode, (i as u16 + 1) * 100, n));
+                }
+            }
+        }
+        out
     }
 
     pub fn snapshot(&self, store: &store::StoreStats) -> StatsSnapshot {
@@ -174,6 +208,8 @@ impl Stats {
             rate_limit_units_saved: served_from_cache,
             bytes_saved: get(&self.bytes_saved),
             rejected_requests: get(&self.client_errors),
+            cross_token_etags_confirmed: 0,
+            cross_token_etags_rejected: 0,
             latency_ms: latency,
             store: StoreFigures {
                 memory_entries: store.memory.entries,

@@ -10,6 +10,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Largest decompressed upstream body we accept (GitHub's own answers stay far below this).
@@ -36,6 +37,43 @@ pub struct Upstream {
     base: UpstreamBase,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
+    latency: LatencyBuckets,
+}
+
+/// Upper bounds (seconds) of the upstream latency histogram buckets.
+pub const LATENCY_BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// A cumulative-on-read histogram of upstream exchange durations.
+#[derive(Default)]
+pub struct LatencyBuckets {
+    counts: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl LatencyBuckets {
+    fn record(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bucket (the last is +Inf), and the sum in seconds.
+    pub fn snapshot(&self) -> (Vec<u64>, f64) {
+        let mut total = 0;
+        let cumulative = self
+            .counts
+            .iter()
+            .map(|c| {
+                total += c.load(Ordering::Relaxed);
+                total
+            })
+            .collect();
+        (cumulative, self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6)
+    }
 }
 
 impl Upstream {
@@ -49,7 +87,12 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build(https);
-        Upstream { base, client, timeout }
+        Upstream {
+            base,
+            client,
+            timeout,
+            latency: LatencyBuckets::default(),
+        }
     }
 
     /// Sends one request. `headers` are the client's, already filtered; `Host` and
@@ -95,10 +138,17 @@ impl Upstream {
                 body,
             })
         };
-        match tokio::time::timeout(self.timeout, exchange).await {
+        let started = std::time::Instant::now();
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(r) => r,
             Err(_) => Err(UpstreamError::Timeout(self.base.base_url(), self.timeout)),
-        }
+        };
+        self.latency.record(started.elapsed());
+        result
+    }
+
+    pub fn latency(&self) -> &LatencyBuckets {
+        &self.latency
     }
 
     fn unreachable(&self, e: &dyn std::fmt::Display) -> UpstreamError {

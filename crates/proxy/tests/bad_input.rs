@@ -25,7 +25,11 @@ async fn oversized_bodies_are_refused_with_413() {
     let mut config = ProxyConfig::new(UpstreamBase::parse(&sim.base_url).unwrap());
     config.max_request_body = 1024;
     let p = Proxy::start_with(config, Store::memory_only(1 << 20), dir.path()).await;
-    let r = send(Via::Unix(&p.socket), Req::post("/repos/octo/hello/issues", vec![b'x'; 4096]).token(TOKEN_ALICE)).await;
+    let r = send(
+        Via::Unix(&p.socket),
+        Req::post("/repos/octo/hello/issues", vec![b'x'; 4096]).token(TOKEN_ALICE),
+    )
+    .await;
     assert_github_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "over 1024 bytes");
     assert_eq!(sim.stats().total_requests, 0, "nothing reached upstream");
     assert_eq!(p.state.stats().rejected_requests, 1);
@@ -76,36 +80,89 @@ async fn unreachable_upstream_is_a_502_and_the_daemon_keeps_serving_what_it_has(
     sim.shutdown().await;
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
     assert_github_error(&r, StatusCode::BAD_GATEWAY, "unreachable");
+    assert_eq!(p.state.stats().upstream_errors, 3, "a read is tried three times");
     assert_eq!(r.x_cache(), "MISS");
     let again = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_ALICE)).await;
-    assert_eq!((again.status, again.x_cache()), (StatusCode::OK, "HIT"), "stored entries are not lost");
-    assert_eq!(send(Via::Unix(&p.socket), Req::get("/_cache/health")).await.status, StatusCode::OK);
+    assert_eq!(
+        (again.status, again.x_cache()),
+        (StatusCode::OK, "HIT"),
+        "stored entries are not lost"
+    );
+    assert_eq!(
+        send(Via::Unix(&p.socket), Req::get("/_cache/health")).await.status,
+        StatusCode::OK
+    );
     p.stop().await;
 }
 
 #[tokio::test]
-async fn upstream_5xx_is_passed_on_and_not_cached() {
+async fn reads_retry_a_passing_5xx_and_pass_on_a_lasting_one_uncached() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
-    sim.set_faults(Faults { fail_next: 1, fail_status: 502, ..Default::default() });
+    sim.set_faults(Faults {
+        fail_next: 1,
+        fail_status: 502,
+        ..Default::default()
+    });
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY);
-    let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "MISS"), "the error was not cached");
+    assert_eq!(
+        (r.status, r.x_cache()),
+        (StatusCode::OK, "MISS"),
+        "retried after one 502"
+    );
+    assert_eq!(sim.stats().count("GET /users/{login}"), 2);
+
+    sim.set_faults(Faults {
+        fail_next: 10,
+        fail_status: 503,
+        ..Default::default()
+    });
+    let r = send(Via::Unix(&p.socket), Req::get("/users/alice").token(TOKEN_ALICE)).await;
+    assert_eq!(
+        r.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "three attempts, then GitHub's answer"
+    );
+    assert_eq!(sim.stats().count("GET /users/{login}"), 5);
+    sim.clear_faults();
+    let r = send(Via::Unix(&p.socket), Req::get("/users/alice").token(TOKEN_ALICE)).await;
+    assert_eq!(
+        (r.status, r.x_cache()),
+        (StatusCode::OK, "MISS"),
+        "the error was not cached"
+    );
     p.stop().await;
 }
 
 #[tokio::test]
-async fn upstream_connection_reset_is_a_502() {
+async fn a_reset_read_is_retried_and_a_reset_write_is_not() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
-    sim.set_faults(Faults { reset_next: 1, ..Default::default() });
+    sim.set_faults(Faults {
+        reset_next: 1,
+        ..Default::default()
+    });
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.body);
-    let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
-    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    sim.set_faults(Faults {
+        reset_next: 1,
+        ..Default::default()
+    });
+    let before = sim.stats().total_requests;
+    let w = send(
+        Via::Unix(&p.socket),
+        Req::post("/repos/octo/hello/issues", r#"{"title":"t"}"#).token(TOKEN_ALICE),
+    )
+    .await;
+    assert_github_error(&w, StatusCode::BAD_GATEWAY, "unreachable");
+    assert_eq!(
+        sim.stats().total_requests - before,
+        1,
+        "a write that may have reached GitHub is not sent again"
+    );
     p.stop().await;
 }
 
@@ -116,7 +173,10 @@ async fn a_stalled_upstream_times_out_with_504() {
     let mut config = ProxyConfig::new(UpstreamBase::parse(&sim.base_url).unwrap());
     config.upstream_timeout = std::time::Duration::from_millis(300);
     let p = Proxy::start_with(config, Store::memory_only(1 << 20), dir.path()).await;
-    sim.set_faults(Faults { stall_next: 1, ..Default::default() });
+    sim.set_faults(Faults {
+        stall_next: 1,
+        ..Default::default()
+    });
     let r = send(Via::Unix(&p.socket), Req::get("/users/octocat").token(TOKEN_ALICE)).await;
     assert_github_error(&r, StatusCode::GATEWAY_TIMEOUT, "did not answer");
     sim.clear_faults();
@@ -130,7 +190,11 @@ async fn malformed_http_gets_400_and_the_next_connection_is_served() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
-    for garbage in [&b"NOT HTTP AT ALL\r\n\r\n"[..], b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n", b"\x00\x01\x02\xff\r\n\r\n"] {
+    for garbage in [
+        &b"NOT HTTP AT ALL\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: banana\r\n\r\n",
+        b"\x00\x01\x02\xff\r\n\r\n",
+    ] {
         let mut s = tokio::net::UnixStream::connect(&p.socket).await.unwrap();
         s.write_all(garbage).await.unwrap();
         let mut out = Vec::new();
@@ -148,10 +212,12 @@ async fn a_second_daemon_on_the_same_socket_is_refused() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 20), dir.path()).await;
-    let err = proxy::server::bind_unix(&p.socket).await.err().expect("second bind refused");
+    let err = proxy::server::bind_unix(&p.socket)
+        .await
+        .expect_err("second bind refused");
     assert!(err.to_string().contains("already serving"), "{err}");
     let long = dir.path().join("x".repeat(120));
-    let err = proxy::server::bind_unix(&long).await.err().expect("long path refused");
+    let err = proxy::server::bind_unix(&long).await.expect_err("long path refused");
     assert!(err.to_string().contains("the limit is 107"), "{err}");
     p.stop().await;
 }

@@ -20,7 +20,10 @@ async fn second_identical_read_is_a_hit_with_one_upstream_call() {
     assert_eq!(first.body, second.body);
     assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}"), 1);
     let stats = p.state.stats();
-    assert_eq!((stats.cache_hits, stats.cache_misses, stats.upstream_requests), (1, 1, 1));
+    assert_eq!(
+        (stats.cache_hits, stats.cache_misses, stats.upstream_requests),
+        (1, 1, 1)
+    );
     assert_eq!(stats.rate_limit_units_used, 1);
     assert_eq!(stats.rate_limit_units_saved, 1);
     assert!(stats.bytes_saved > 0);
@@ -32,13 +35,31 @@ async fn entries_survive_a_restart_on_disk() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
-    let p = Proxy::start(&sim.base_url, Store::open(&cache, 1 << 24, 1 << 26).unwrap(), dir.path()).await;
-    let first = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues?per_page=5").token(TOKEN_ALICE)).await;
+    let p = Proxy::start(
+        &sim.base_url,
+        Store::open(&cache, 1 << 24, 1 << 26).unwrap(),
+        dir.path(),
+    )
+    .await;
+    let first = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues?per_page=5").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!(first.x_cache(), "MISS");
     p.stop().await;
 
-    let p = Proxy::start(&sim.base_url, Store::open(&cache, 1 << 24, 1 << 26).unwrap(), dir.path()).await;
-    let again = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues?per_page=5").token(TOKEN_ALICE)).await;
+    let p = Proxy::start(
+        &sim.base_url,
+        Store::open(&cache, 1 << 24, 1 << 26).unwrap(),
+        dir.path(),
+    )
+    .await;
+    let again = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues?per_page=5").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!(again.x_cache(), "HIT");
     assert_eq!(again.body, first.body);
     assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues"), 1);
@@ -50,19 +71,39 @@ async fn stale_entries_revalidate_with_a_free_304() {
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
-    let r = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE)).await;
+    let r = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!(r.x_cache(), "MISS");
     p.state.clock().advance(Duration::from_secs(9 * 60));
-    let r = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE)).await;
+    let r = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!(r.x_cache(), "HIT", "single issues stay fresh for 10 minutes");
     p.state.clock().advance(Duration::from_secs(2 * 60));
-    let r = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE)).await;
+    let r = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!((r.status, r.x_cache()), (StatusCode::OK, "REVALIDATED"));
     assert_eq!(r.json()["number"], 3);
     let s = sim.stats();
     assert_eq!(s.not_modified, 1);
-    assert_eq!(s.units_by_login.get("alice").copied().unwrap_or(0), 1, "the 304 was free");
-    let r = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE)).await;
+    assert_eq!(
+        s.units_by_login.get("alice").copied().unwrap_or(0),
+        1,
+        "the 304 was free"
+    );
+    let r = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues/3").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!(r.x_cache(), "HIT", "revalidation renewed freshness");
     p.stop().await;
 }
@@ -73,9 +114,17 @@ async fn another_token_revalidates_for_free_and_never_sees_what_it_cannot_read()
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
     // Public data fetched by alice, then asked for by bob: a free conditional request.
-    let a = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues?per_page=10").token(TOKEN_ALICE)).await;
+    let a = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues?per_page=10").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!(a.x_cache(), "MISS");
-    let b = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello/issues?per_page=10").token(TOKEN_BOB)).await;
+    let b = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello/issues?per_page=10").token(TOKEN_BOB),
+    )
+    .await;
     assert_eq!((b.status, b.x_cache()), (StatusCode::OK, "REVALIDATED"));
     assert_eq!(a.body, b.body);
     assert_ne!(a.header("etag"), b.header("etag"), "each token sees its own ETag");
@@ -100,7 +149,10 @@ async fn another_token_revalidates_for_free_and_never_sees_what_it_cannot_read()
 #[tokio::test]
 async fn concurrent_identical_reads_are_coalesced() {
     let sim = sim().await;
-    sim.set_faults(Faults { latency_ms: 300, ..Default::default() });
+    sim.set_faults(Faults {
+        latency_ms: 300,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
     let mut tasks = Vec::new();
@@ -117,7 +169,7 @@ async fn concurrent_identical_reads_are_coalesced() {
         modes.push(r.x_cache().to_owned());
     }
     modes.sort();
-    assert_eq!(sim.stats().count("GET /users/{username}"), 1, "modes: {modes:?}");
+    assert_eq!(sim.stats().count("GET /users/{login}"), 1, "modes: {modes:?}");
     assert_eq!(modes.iter().filter(|m| *m == "MISS").count(), 1, "{modes:?}");
     assert_eq!(modes.iter().filter(|m| *m == "COALESCED").count(), 7, "{modes:?}");
     p.stop().await;
@@ -130,10 +182,19 @@ async fn a_write_invalidates_the_repository_reads() {
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
     let list = "/repos/octo/hello/issues?state=open&sort=created&direction=desc&per_page=5";
     let before = send(Via::Unix(&p.socket), Req::get(list).token(TOKEN_ALICE)).await;
-    assert_eq!(send(Via::Unix(&p.socket), Req::get(list).token(TOKEN_ALICE)).await.x_cache(), "HIT");
+    assert_eq!(
+        send(Via::Unix(&p.socket), Req::get(list).token(TOKEN_ALICE))
+            .await
+            .x_cache(),
+        "HIT"
+    );
     let created = send(
         Via::Unix(&p.socket),
-        Req::post("/repos/octo/hello/issues", r#"{"title":"written through the cache","body":"b"}"#).token(TOKEN_ALICE),
+        Req::post(
+            "/repos/octo/hello/issues",
+            r#"{"title":"written through the cache","body":"b"}"#,
+        )
+        .token(TOKEN_ALICE),
     )
     .await;
     assert_eq!((created.status, created.x_cache()), (StatusCode::CREATED, "BYPASS"));
@@ -141,7 +202,11 @@ async fn a_write_invalidates_the_repository_reads() {
     let after = send(Via::Unix(&p.socket), Req::get(list).token(TOKEN_ALICE)).await;
     assert_ne!(after.x_cache(), "HIT");
     assert_ne!(before.body, after.body);
-    assert_eq!(after.json()[0]["number"].as_u64(), Some(number), "the new issue is listed");
+    assert_eq!(
+        after.json()[0]["number"].as_u64(),
+        Some(number),
+        "the new issue is listed"
+    );
     p.stop().await;
 }
 
@@ -161,7 +226,10 @@ async fn tcp_clients_get_urls_rewritten_to_the_proxy_and_socket_clients_do_not()
     let unix = send(Via::Unix(&p.socket), Req::get(path).token(TOKEN_ALICE)).await;
     assert_eq!(unix.x_cache(), "HIT");
     assert!(unix.header("link").unwrap().contains(&sim.base_url));
-    assert!(unix.json()[0]["url"].as_str().unwrap().starts_with(&sim.base_url), "stored copy untouched");
+    assert!(
+        unix.json()[0]["url"].as_str().unwrap().starts_with(&sim.base_url),
+        "stored copy untouched"
+    );
     p.stop().await;
 }
 
@@ -171,8 +239,13 @@ async fn gzip_from_upstream_is_decoded_and_clients_get_identity() {
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
     for expected in ["MISS", "HIT"] {
-        let r = send(Via::Unix(&p.socket), Req::get("/users/alice").token(TOKEN_ALICE).header("accept-encoding", "gzip"))
-            .await;
+        let r = send(
+            Via::Unix(&p.socket),
+            Req::get("/users/alice")
+                .token(TOKEN_ALICE)
+                .header("accept-encoding", "gzip"),
+        )
+        .await;
         assert_eq!(r.x_cache(), expected);
         assert!(r.header("content-encoding").is_none());
         assert_eq!(r.json()["login"], "alice");
@@ -187,10 +260,22 @@ async fn head_and_client_conditionals_are_answered_from_the_cache() {
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
     let full = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_ALICE)).await;
     let etag = full.header("etag").unwrap().to_owned();
-    let head = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").method(Method::HEAD).token(TOKEN_ALICE)).await;
-    assert_eq!((head.status, head.x_cache(), head.body.len()), (StatusCode::OK, "HIT", 0));
-    let cond =
-        send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_ALICE).header("if-none-match", etag)).await;
+    let head = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello").method(Method::HEAD).token(TOKEN_ALICE),
+    )
+    .await;
+    assert_eq!(
+        (head.status, head.x_cache(), head.body.len()),
+        (StatusCode::OK, "HIT", 0)
+    );
+    let cond = send(
+        Via::Unix(&p.socket),
+        Req::get("/repos/octo/hello")
+            .token(TOKEN_ALICE)
+            .header("if-none-match", etag),
+    )
+    .await;
     assert_eq!((cond.status, cond.body.len()), (StatusCode::NOT_MODIFIED, 0));
     assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}"), 1);
     p.stop().await;
@@ -220,11 +305,19 @@ async fn graphql_queries_are_cached_and_mutations_pass_through_and_invalidate() 
 
 #[tokio::test]
 async fn enterprise_prefix_upstream_and_prefixed_clients() {
-    let sim = sim_with(SimConfig { prefix: "/api/v3".into(), ..Default::default() }).await;
+    let sim = sim_with(SimConfig {
+        prefix: "/api/v3".into(),
+        ..Default::default()
+    })
+    .await;
     assert!(sim.base_url.ends_with("/api/v3"));
     let dir = tempfile::tempdir().unwrap();
     let p = Proxy::start(&sim.base_url, Store::memory_only(1 << 24), dir.path()).await;
-    let a = send(Via::Unix(&p.socket), Req::get("/api/v3/repos/octo/hello").token(TOKEN_ALICE)).await;
+    let a = send(
+        Via::Unix(&p.socket),
+        Req::get("/api/v3/repos/octo/hello").token(TOKEN_ALICE),
+    )
+    .await;
     assert_eq!((a.status, a.x_cache()), (StatusCode::OK, "MISS"));
     let b = send(Via::Unix(&p.socket), Req::get("/repos/octo/hello").token(TOKEN_ALICE)).await;
     assert_eq!(b.x_cache(), "HIT", "prefixed and bare paths are one entry");

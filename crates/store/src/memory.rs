@@ -49,6 +49,11 @@ impl Tier for MemoryTier {
 }
 
 impl MemoryTier {
+    /// Every key currently held.
+    pub fn keys(&self) -> Vec<String> {
+        self.cache.iter().map(|(k, _)| (*k).clone()).collect()
+    }
+
     /// Runs moka's pending maintenance so `usage` is exact (tests, stats snapshots).
     pub fn sync(&self) {
         self.cache.run_pending_tasks();

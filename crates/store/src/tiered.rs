@@ -95,6 +95,25 @@ impl Store {
         }
     }
 
+    /// Removes every entry whose key satisfies `matches`, in both tiers; returns how many
+    /// distinct keys were removed. Durable when it returns.
+    pub async fn remove_matching(&self, matches: impl Fn(&str) -> bool) -> usize {
+        let mut keys: std::collections::BTreeSet<String> =
+            self.memory.keys().into_iter().filter(|k| matches(k)).collect();
+        if let Some(disk) = self.disk.clone() {
+            match tokio::task::spawn_blocking(move || disk.keys()).await {
+                Ok(Ok(all)) => keys.extend(all.into_iter().filter(|k| matches(k))),
+                Ok(Err(e)) => self.failed("keys", &e),
+                Err(e) => self.failed("keys", &e),
+            }
+        }
+        for k in &keys {
+            self.remove(k);
+        }
+        self.flush().await;
+        keys.len()
+    }
+
     /// Waits until every accepted write is durable.
     pub async fn flush(&self) {
         let Some(disk) = self.disk.clone() else {

@@ -17,7 +17,8 @@ fn response(body: &str) -> Arc<StoredResponse> {
         etag: Some("W/\"e\"".into()),
         last_modified: None,
         request_accept: None,
-        tag: Some("o/r".into()),
+        tags: vec!["o/r".into()],
+        validators: Vec::new(),
     })
 }
 

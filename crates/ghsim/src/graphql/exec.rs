@@ -93,12 +93,7 @@ pub fn to_json(v: &AstValue, vars: &Map<String, Value>) -> Value {
         AstValue::Bool(b) => Value::Bool(*b),
         AstValue::Null => Value::Null,
         AstValue::List(items) => Value::Array(items.iter().map(|i| to_json(i, vars)).collect()),
-        AstValue::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v, vars)))
-                .collect(),
-        ),
+        AstValue::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), to_json(v, vars))).collect()),
     }
 }
 
@@ -136,10 +131,7 @@ pub struct Walker<'a> {
 
 impl<'a> Walker<'a> {
     pub fn args(&self, field: &'a Field) -> Args<'a> {
-        Args {
-            field,
-            vars: self.vars,
-        }
+        Args { field, vars: self.vars }
     }
 
     fn included(&self, directives: &[Directive]) -> bool {
@@ -159,11 +151,7 @@ impl<'a> Walker<'a> {
 
     /// Fields selected on an object of `typename`, grouped by response key in order.
     /// `typename` `None` accepts every fragment (used where the type does not matter).
-    pub fn collect(
-        &self,
-        typename: Option<&str>,
-        sels: &[&'a [Selection]],
-    ) -> Vec<(&'a str, Vec<&'a Field>)> {
+    pub fn collect(&self, typename: Option<&str>, sels: &[&'a [Selection]]) -> Vec<(&'a str, Vec<&'a Field>)> {
         let mut out: Vec<(&'a str, Vec<&'a Field>)> = Vec::new();
         for sel in sels {
             self.collect_into(typename, sel, &mut out, 0);
@@ -219,9 +207,7 @@ impl<'a> Walker<'a> {
             for s in sels {
                 match s {
                     Selection::Field(f) => walk(doc, &f.selection, out),
-                    Selection::Spread { name, .. } if !doc.fragments.contains_key(name) => {
-                        out.push(name.clone())
-                    }
+                    Selection::Spread { name, .. } if !doc.fragments.contains_key(name) => out.push(name.clone()),
                     Selection::Spread { .. } => {}
                     Selection::Inline { selection, .. } => walk(doc, selection, out),
                 }
@@ -268,12 +254,7 @@ impl<'a, 'm> Projector<'a, 'm> {
         }
     }
 
-    pub fn object(
-        &mut self,
-        obj: &Obj<'m>,
-        sels: &[&'a [Selection]],
-        path: &mut Vec<Value>,
-    ) -> Value {
+    pub fn object(&mut self, obj: &Obj<'m>, sels: &[&'a [Selection]], path: &mut Vec<Value>) -> Value {
         let typename = schema::typename(obj);
         let mut map = Map::new();
         for (key, fields) in self.walker.collect(Some(typename), sels) {
@@ -297,13 +278,7 @@ impl<'a, 'm> Projector<'a, 'm> {
         Value::Object(map)
     }
 
-    fn complete(
-        &mut self,
-        out: Out<'m>,
-        fields: &[&'a Field],
-        parent: &str,
-        path: &mut Vec<Value>,
-    ) -> Value {
+    fn complete(&mut self, out: Out<'m>, fields: &[&'a Field], parent: &str, path: &mut Vec<Value>) -> Value {
         let f = fields[0];
         match out {
             Out::Null => Value::Null,
@@ -325,12 +300,14 @@ impl<'a, 'm> Projector<'a, 'm> {
                     self.invalid(
                         f,
                         path,
-                        format!("Field must have selections (field '{}' on type '{parent}' returns an object)", f.name),
+                        format!(
+                            "Field must have selections (field '{}' on type '{parent}' returns an object)",
+                            f.name
+                        ),
                     );
                     return Value::Null;
                 }
-                let sels: Vec<&'a [Selection]> =
-                    fields.iter().map(|f| f.selection.as_slice()).collect();
+                let sels: Vec<&'a [Selection]> = fields.iter().map(|f| f.selection.as_slice()).collect();
                 self.object(&obj, &sels, path)
             }
             Out::List(items) => Value::Array(
@@ -388,36 +365,19 @@ impl<'a, 'm> Projector<'a, 'm> {
 /// Total "requests" GitHub's cost formula counts: each connection (a field with `first` or
 /// `last`) counts once per parent node that can hold it. Also returns the node count.
 pub fn connection_requests(walker: &Walker<'_>, op: &Operation) -> (u64, u64) {
-    fn walk(
-        w: &Walker<'_>,
-        sels: &[Selection],
-        mult: u64,
-        reqs: &mut u64,
-        nodes: &mut u64,
-        depth: usize,
-    ) {
+    fn walk(w: &Walker<'_>, sels: &[Selection], mult: u64, reqs: &mut u64, nodes: &mut u64, depth: usize) {
         if depth > 32 {
             return;
         }
         for (_, fields) in w.collect(None, &[sels]) {
             for f in fields {
                 let args = w.args(f);
-                let n = args
-                    .int("first")
-                    .or_else(|| args.int("last"))
-                    .map(|n| n.max(0) as u64);
+                let n = args.int("first").or_else(|| args.int("last")).map(|n| n.max(0) as u64);
                 match n {
                     Some(n) => {
                         *reqs += mult;
                         *nodes += mult.saturating_mul(n);
-                        walk(
-                            w,
-                            &f.selection,
-                            mult.saturating_mul(n),
-                            reqs,
-                            nodes,
-                            depth + 1,
-                        );
+                        walk(w, &f.selection, mult.saturating_mul(n), reqs, nodes, depth + 1);
                     }
                     None => walk(w, &f.selection, mult, reqs, nodes, depth + 1),
                 }
@@ -442,10 +402,7 @@ mod tests {
     fn reqs(q: &str) -> (u64, u64) {
         let doc = parse(q).unwrap();
         let vars = Map::new();
-        let w = Walker {
-            doc: &doc,
-            vars: &vars,
-        };
+        let w = Walker { doc: &doc, vars: &vars };
         connection_requests(&w, &doc.operations[0])
     }
 

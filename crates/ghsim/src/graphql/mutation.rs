@@ -1,4 +1,5 @@
-//! GraphQL mutations: `createIssue`, `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`.
+//! GraphQL mutations: `createIssue`, `updateIssue`, `closeIssue`, `reopenIssue`, `addComment`,
+//! `addLabelsToLabelable`, `removeLabelsFromLabelable`.
 //! They are applied to the model first; their payloads are projected afterwards like any
 //! other object.
 
@@ -7,7 +8,7 @@ use serde_json::{Map, Value};
 use super::exec::{Args, FieldError, Out};
 use super::schema::{Obj, client_mutation_id};
 use crate::auth::Caller;
-use crate::model::{IssuePatch, IssueState, Model, NewIssue, RepoIdx};
+use crate::model::{IssuePatch, IssueState, Model, NewIssue, RepoIdx, Undo};
 
 /// What a mutation did, enough to build its payload from the updated model.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,16 +37,16 @@ impl Outcome {
                 client_id,
             } => {
                 let r = &model.repos[*repo];
-                let issue = Out::Obj(Obj::Issue(
-                    r,
-                    r.issue(*number).expect("mutated issue exists"),
-                ));
+                let issue = Out::Obj(Obj::Issue(r, r.issue(*number).expect("mutated issue exists")));
+                // Label mutations name the changed object `labelable`.
+                let key = if payload.ends_with("LabelablePayload") {
+                    "labelable"
+                } else {
+                    "issue"
+                };
                 Out::Obj(Obj::Value(
                     payload,
-                    vec![
-                        ("issue", issue),
-                        ("clientMutationId", client_mutation_id(client_id)),
-                    ],
+                    vec![(key, issue), ("clientMutationId", client_mutation_id(client_id))],
                 ))
             }
             Outcome::Comment {
@@ -104,20 +105,20 @@ fn unresolvable(id: &str) -> FieldError {
 }
 
 fn ids(input: &Map<String, Value>, key: &str) -> Option<Vec<String>> {
-    input.get(key)?.as_array().map(|a| {
-        a.iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect()
-    })
+    input
+        .get(key)?
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
 }
 
-/// Applies mutation root field `field`; `caller` is authenticated (the pipeline refuses
-/// anonymous GraphQL).
+/// Applies mutation root field `field` for an authenticated `caller` (the pipeline refuses
+/// anonymous GraphQL); every write first pushes its way back onto `undo`.
 pub fn apply(
     model: &mut Model,
     caller: &Caller,
     field: &str,
     args: &Args<'_>,
+    undo: &mut Vec<Undo>,
 ) -> Result<Outcome, FieldError> {
     let login = caller.login.clone().unwrap_or_default();
     let input = match args.get("input") {
@@ -132,21 +133,16 @@ pub fn apply(
     let s = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_owned);
     let client_id = s("clientMutationId");
     // Resolves an issue node the caller can see, and whether they may change it.
-    let find_issue =
-        |model: &Model, key: &str, input_type: &str| -> Result<(RepoIdx, u64, bool), FieldError> {
-            let id = s(key).ok_or_else(|| missing(field, input_type, key))?;
-            let (ri, n) = model
-                .issue_by_node_id(&id)
-                .ok_or_else(|| unresolvable(&id))?;
-            let r = &model.repos[ri];
-            if !caller.can_read(r) {
-                return Err(unresolvable(&id));
-            }
-            let author = r
-                .issue(n)
-                .is_some_and(|i| i.user.eq_ignore_ascii_case(&login));
-            Ok((ri, n, caller.can_push(r) || author))
-        };
+    let find_issue = |model: &Model, key: &str, input_type: &str| -> Result<(RepoIdx, u64, bool), FieldError> {
+        let id = s(key).ok_or_else(|| missing(field, input_type, key))?;
+        let (ri, n) = model.issue_by_node_id(&id).ok_or_else(|| unresolvable(&id))?;
+        let r = &model.repos[ri];
+        if !caller.can_read(r) {
+            return Err(unresolvable(&id));
+        }
+        let author = r.issue(n).is_some_and(|i| i.user.eq_ignore_ascii_case(&login));
+        Ok((ri, n, caller.can_push(r) || author))
+    };
     let forbidden = |what: &str| {
         FieldError::failed(
             "FORBIDDEN",
@@ -155,8 +151,7 @@ pub fn apply(
     };
     match field {
         "createIssue" => {
-            let rid = s("repositoryId")
-                .ok_or_else(|| missing(field, "CreateIssueInput", "repositoryId"))?;
+            let rid = s("repositoryId").ok_or_else(|| missing(field, "CreateIssueInput", "repositoryId"))?;
             let title = s("title").ok_or_else(|| missing(field, "CreateIssueInput", "title"))?;
             let ri = model
                 .repo_by_node_id(&rid)
@@ -170,6 +165,7 @@ pub fn apply(
                 labels: labels.unwrap_or_default(),
                 assignees: assignees.unwrap_or_default(),
             };
+            undo.push(model.undo_point(ri, None));
             let number = model.create_issue(ri, &login, new);
             Ok(Outcome::Issue {
                 payload: "CreateIssuePayload",
@@ -193,8 +189,7 @@ pub fn apply(
             match field {
                 "closeIssue" => {
                     patch.state = Some(IssueState::Closed);
-                    patch.state_reason =
-                        Some(s("stateReason").map_or("completed".into(), |r| r.to_lowercase()));
+                    patch.state_reason = Some(s("stateReason").map_or("completed".into(), |r| r.to_lowercase()));
                 }
                 "reopenIssue" => patch.state = Some(IssueState::Open),
                 _ => {
@@ -208,6 +203,46 @@ pub fn apply(
                     (patch.labels, patch.assignees) = labels_assignees(model, ri, push, &input);
                 }
             }
+            undo.push(model.undo_point(ri, Some(number)));
+            model.update_issue(ri, number, &login, patch);
+            Ok(Outcome::Issue {
+                payload,
+                repo: ri,
+                number,
+                client_id,
+            })
+        }
+        "addLabelsToLabelable" | "removeLabelsFromLabelable" => {
+            let add = field.starts_with("add");
+            let (input_type, payload) = if add {
+                ("AddLabelsToLabelableInput", "AddLabelsToLabelablePayload")
+            } else {
+                ("RemoveLabelsFromLabelableInput", "RemoveLabelsFromLabelablePayload")
+            };
+            let (ri, number, _) = find_issue(model, "labelableId", input_type)?;
+            if !caller.can_push(&model.repos[ri]) {
+                return Err(forbidden(&upper_first(field)));
+            }
+            let (named, _) = labels_assignees(model, ri, true, &input);
+            let mut labels = model.repos[ri]
+                .issue(number)
+                .map(|i| i.labels.clone())
+                .unwrap_or_default();
+            for name in named.unwrap_or_default() {
+                let present = labels.iter().position(|l| l.eq_ignore_ascii_case(&name));
+                match (add, present) {
+                    (true, None) => labels.push(name),
+                    (false, Some(at)) => {
+                        labels.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let patch = IssuePatch {
+                labels: Some(labels),
+                ..IssuePatch::default()
+            };
+            undo.push(model.undo_point(ri, Some(number)));
             model.update_issue(ri, number, &login, patch);
             Ok(Outcome::Issue {
                 payload,
@@ -219,9 +254,8 @@ pub fn apply(
         "addComment" => {
             let (ri, number, _) = find_issue(model, "subjectId", "AddCommentInput")?;
             let body = s("body").ok_or_else(|| missing(field, "AddCommentInput", "body"))?;
-            let comment_id = model
-                .add_comment(ri, number, &login, &body)
-                .expect("issue exists");
+            undo.push(model.undo_point(ri, Some(number)));
+            let comment_id = model.add_comment(ri, number, &login, &body).expect("issue exists");
             Ok(Outcome::Comment {
                 repo: ri,
                 number,

@@ -3,13 +3,15 @@
 //! IssueComment, Label, User, their connections, and small value objects. A field outside this
 //! slice is reported as undefined, so unsupported client queries fail loudly.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::exec::{Args, FieldError, Out};
+use super::introspect::introspect_type;
 use super::mutation::Outcome;
+use super::objects::{comment, issue, label, repository, user};
 use crate::auth::Caller;
 use crate::limits::Snapshot;
-use crate::model::{Comment, Issue, IssueState, Label, Model, Repo, User, UserKind};
+use crate::model::{Comment, Issue, Label, Model, Repo, User, UserKind};
 use crate::render::Urls;
 use crate::search::{self, IssueQuery};
 use crate::time::Timestamp;
@@ -158,22 +160,23 @@ pub fn connection<'m>(
     args: &Args<'_>,
 ) -> Result<Out<'m>, FieldError> {
     let name = &args.field.name;
-    let (first, last) = (args.int("first"), args.int("last"));
+    let (mut first, mut last) = (args.int("first"), args.int("last"));
+    // Search connections are not really bidirectional: GitHub answers `last: n` (which gh 2.23
+    // sends for `gh issue list --label/--search`) with the first n results in search order.
+    if typename == "SearchResultItemConnection" && first.is_none() && args.get("before").is_none() {
+        (first, last) = (last, None);
+    }
     if first.is_none() && last.is_none() {
         return Err(FieldError::failed(
             "MISSING_PAGINATION_BOUNDARIES",
-            format!(
-                "You must provide a `first` or `last` value to properly paginate the `{name}` connection."
-            ),
+            format!("You must provide a `first` or `last` value to properly paginate the `{name}` connection."),
         ));
     }
     for (arg, n) in [("first", first), ("last", last)] {
         if let Some(n) = n.filter(|n| !(0..=MAX_PAGE).contains(n)) {
             return Err(FieldError::failed(
                 "EXCESSIVE_PAGINATION",
-                format!(
-                    "Requesting {n} records on the `{name}` connection exceeds the `{arg}` limit of 100 records."
-                ),
+                format!("Requesting {n} records on the `{name}` connection exceeds the `{arg}` limit of 100 records."),
             ));
         }
     }
@@ -195,12 +198,7 @@ pub fn connection<'m>(
     if let Some(l) = last {
         lo = lo.max(hi.saturating_sub(l as usize));
     }
-    let page = items
-        .into_iter()
-        .enumerate()
-        .skip(lo)
-        .take(hi - lo)
-        .collect();
+    let page = items.into_iter().enumerate().skip(lo).take(hi - lo).collect();
     Ok(Out::Obj(Obj::Conn(Conn {
         typename,
         edge_typename,
@@ -212,21 +210,16 @@ pub fn connection<'m>(
     })))
 }
 
-fn ts(t: Timestamp) -> Out<'static> {
+pub(super) fn ts(t: Timestamp) -> Out<'static> {
     Out::str(t.iso())
 }
 
-fn not_found(what: String) -> FieldError {
+pub(super) fn not_found(what: String) -> FieldError {
     FieldError::failed("NOT_FOUND", what)
 }
 
 /// Resolves `field` on `obj`.
-pub fn resolve<'m>(
-    env: &Env<'m>,
-    obj: &Obj<'m>,
-    field: &str,
-    args: &Args<'_>,
-) -> Result<Out<'m>, FieldError> {
+pub fn resolve<'m>(env: &Env<'m>, obj: &Obj<'m>, field: &str, args: &Args<'_>) -> Result<Out<'m>, FieldError> {
     match obj {
         Obj::Query => query(env, field, args),
         Obj::Mutation => env
@@ -281,9 +274,7 @@ fn query<'m>(env: &Env<'m>, field: &str, args: &Args<'_>) -> Result<Out<'m>, Fie
                 "a User"
             };
             Out::Obj(Obj::User(u.ok_or_else(|| {
-                not_found(format!(
-                    "Could not resolve to {what} with the login of '{login}'."
-                ))
+                not_found(format!("Could not resolve to {what} with the login of '{login}'."))
             })?))
         }
         "rateLimit" => Out::Obj(Obj::Value(
@@ -298,12 +289,10 @@ fn query<'m>(env: &Env<'m>, field: &str, args: &Args<'_>) -> Result<Out<'m>, Fie
             ],
         )),
         "search" => search_field(env, args)?,
+        "__type" => introspect_type(&args.str("name").unwrap_or_default()),
         "node" => node(env, &args.str("id").unwrap_or_default()),
         "nodes" => {
-            let ids = args
-                .get("ids")
-                .and_then(|v| v.as_array().cloned())
-                .unwrap_or_default();
+            let ids = args.get("ids").and_then(|v| v.as_array().cloned()).unwrap_or_default();
             Out::List(
                 ids.iter()
                     .map(|id| node(env, id.as_str().unwrap_or_default()))
@@ -355,12 +344,7 @@ fn search_field<'m>(env: &Env<'m>, args: &Args<'_>) -> Result<Out<'m>, FieldErro
     } else {
         Vec::new()
     };
-    let mut out = connection(
-        "SearchResultItemConnection",
-        "SearchResultItemEdge",
-        items,
-        args,
-    )?;
+    let mut out = connection("SearchResultItemConnection", "SearchResultItemEdge", items, args)?;
     if let Out::Obj(Obj::Conn(c)) = &mut out {
         c.search = true;
     }
@@ -371,11 +355,7 @@ fn conn<'m>(c: &Conn<'m>, field: &str) -> Result<Out<'m>, FieldError> {
     Ok(match field {
         "totalCount" => Out::val(c.total),
         "issueCount" if c.search => Out::val(c.total),
-        "repositoryCount" | "userCount" | "discussionCount" | "wikiCount" | "codeCount"
-            if c.search =>
-        {
-            Out::val(0)
-        }
+        "repositoryCount" | "userCount" | "discussionCount" | "wikiCount" | "codeCount" if c.search => Out::val(0),
         "nodes" => Out::List(c.page.iter().map(|(_, o)| Out::Obj(o.clone())).collect()),
         "edges" => Out::List(
             c.page
@@ -383,10 +363,7 @@ fn conn<'m>(c: &Conn<'m>, field: &str) -> Result<Out<'m>, FieldError> {
                 .map(|(i, o)| {
                     Out::Obj(Obj::Value(
                         c.edge_typename,
-                        vec![
-                            ("cursor", Out::str(cursor(*i))),
-                            ("node", Out::Obj(o.clone())),
-                        ],
+                        vec![("cursor", Out::str(cursor(*i))), ("node", Out::Obj(o.clone()))],
                     ))
                 })
                 .collect(),
@@ -408,359 +385,8 @@ fn conn<'m>(c: &Conn<'m>, field: &str) -> Result<Out<'m>, FieldError> {
     })
 }
 
-fn empty_conn<'m>(typename: &'static str, args: &Args<'_>) -> Result<Out<'m>, FieldError> {
+pub(super) fn empty_conn<'m>(typename: &'static str, args: &Args<'_>) -> Result<Out<'m>, FieldError> {
     connection(typename, "Edge", Vec::new(), args)
-}
-
-fn repository<'m>(
-    env: &Env<'m>,
-    r: &'m Repo,
-    field: &str,
-    args: &Args<'_>,
-) -> Result<Out<'m>, FieldError> {
-    let m = env.model;
-    let push = env.caller.can_push(r);
-    Ok(match field {
-        "id" => Out::str(r.node_id()),
-        "databaseId" => Out::val(r.id),
-        "name" => Out::str(r.name.clone()),
-        "nameWithOwner" => Out::str(r.full_name()),
-        "owner" => m
-            .user(&r.owner)
-            .map_or(Out::Null, |u| Out::Obj(Obj::User(u))),
-        "description" => Out::opt_str(r.description.clone()),
-        "url" => Out::str(format!("{}/{}", env.urls.web, r.full_name())),
-        "resourcePath" => Out::str(format!("/{}", r.full_name())),
-        "sshUrl" => Out::str(format!(
-            "git@{}:{}.git",
-            env.urls.web.trim_start_matches("http://"),
-            r.full_name()
-        )),
-        "homepageUrl" | "mirrorUrl" | "parent" | "templateRepository" | "licenseInfo"
-        | "primaryLanguage" => Out::Null,
-        "isPrivate" => Out::val(r.private),
-        "visibility" => Out::str(if r.private { "PRIVATE" } else { "PUBLIC" }),
-        "isFork"
-        | "isArchived"
-        | "isTemplate"
-        | "isEmpty"
-        | "isLocked"
-        | "isMirror"
-        | "isDisabled"
-        | "hasDiscussionsEnabled"
-        | "isSecurityPolicyEnabled"
-        | "deleteBranchOnMerge"
-        | "viewerHasStarred" => Out::val(false),
-        "hasIssuesEnabled" | "hasWikiEnabled" | "hasProjectsEnabled" | "mergeCommitAllowed"
-        | "rebaseMergeAllowed" | "squashMergeAllowed" | "forkingAllowed" => Out::val(true),
-        "viewerPermission" => Out::str(if push { "ADMIN" } else { "READ" }),
-        "viewerCanAdminister" | "viewerCanCreateProjects" | "viewerCanUpdateTopics" => {
-            Out::val(push)
-        }
-        "createdAt" => ts(r.created_at),
-        "updatedAt" => ts(r.updated_at),
-        "pushedAt" => ts(r.pushed_at),
-        "stargazerCount" => Out::val(42),
-        "forkCount" => Out::val(7),
-        "diskUsage" => Out::val(108),
-        "defaultBranchRef" => Out::Obj(Obj::Value(
-            "Ref",
-            vec![
-                ("name", Out::str(r.default_branch.clone())),
-                ("prefix", Out::str("refs/heads/")),
-                ("id", Out::str(format!("REF_kwDO{}", r.id))),
-            ],
-        )),
-        "issue" | "issueOrPullRequest" => {
-            let n = args.int("number").unwrap_or(0);
-            let i = u64::try_from(n).ok().and_then(|n| r.issue(n));
-            Out::Obj(Obj::Issue(
-                r,
-                i.ok_or_else(|| {
-                    not_found(format!(
-                        "Could not resolve to an issue or pull request with the number of {n}."
-                    ))
-                })?,
-            ))
-        }
-        "issues" => {
-            let issues = filter_issues(r, args);
-            connection(
-                "IssueConnection",
-                "IssueEdge",
-                issues.into_iter().map(|i| Obj::Issue(r, i)).collect(),
-                args,
-            )?
-        }
-        "labels" => {
-            let q = args.str("query").map(|q| q.to_lowercase());
-            let labels = r
-                .labels
-                .iter()
-                .filter(|l| q.as_ref().is_none_or(|q| l.name.to_lowercase().contains(q)))
-                .map(|l| Obj::Label(r, l))
-                .collect();
-            connection("LabelConnection", "LabelEdge", labels, args)?
-        }
-        "label" => {
-            let name = args.str("name").unwrap_or_default();
-            r.label(&name)
-                .map_or(Out::Null, |l| Out::Obj(Obj::Label(r, l)))
-        }
-        "assignableUsers" | "mentionableUsers" | "collaborators" => {
-            let users = m
-                .users
-                .iter()
-                .filter(|u| u.kind == UserKind::User)
-                .map(Obj::User)
-                .collect();
-            connection("UserConnection", "UserEdge", users, args)?
-        }
-        "milestones" => empty_conn("MilestoneConnection", args)?,
-        "projects" => empty_conn("ProjectConnection", args)?,
-        "projectsV2" => empty_conn("ProjectV2Connection", args)?,
-        "pullRequests" => empty_conn("PullRequestConnection", args)?,
-        "issueTemplates" | "pullRequestTemplates" | "repositoryTopics" => Out::List(Vec::new()),
-        _ => return Err(FieldError::Undefined),
-    })
-}
-
-/// The `issues` connection's arguments: `states`, `labels`, `orderBy`, `filterBy`.
-fn filter_issues<'m>(r: &'m Repo, args: &Args<'_>) -> Vec<&'m Issue> {
-    let filter = args.get("filterBy").unwrap_or(Value::Null);
-    let list = |v: Option<&Value>| -> Option<Vec<String>> {
-        v?.as_array().map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-    };
-    let states = list(args.get("states").as_ref()).or_else(|| list(filter.get("states")));
-    let labels = list(args.get("labels").as_ref()).or_else(|| list(filter.get("labels")));
-    let s = |k: &str| filter.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (created_by, assignee) = (s("createdBy"), s("assignee"));
-    let since = s("since").and_then(|t| Timestamp::parse_iso(&t));
-    let mut out: Vec<&Issue> = r
-        .issues
-        .iter()
-        .filter(|i| {
-            states.as_ref().is_none_or(|st| {
-                st.iter()
-                    .any(|s| (s == "OPEN") == (i.state == IssueState::Open))
-            })
-        })
-        .filter(|i| {
-            labels.as_ref().is_none_or(|ls| {
-                ls.iter()
-                    .any(|l| i.labels.iter().any(|x| x.eq_ignore_ascii_case(l)))
-            })
-        })
-        .filter(|i| {
-            created_by
-                .as_ref()
-                .is_none_or(|c| c.eq_ignore_ascii_case(&i.user))
-        })
-        .filter(|i| match assignee.as_deref() {
-            None => true,
-            Some("*") => !i.assignees.is_empty(),
-            Some(a) => i.assignees.iter().any(|x| x.eq_ignore_ascii_case(a)),
-        })
-        .filter(|i| since.is_none_or(|t| i.updated_at >= t))
-        .collect();
-    let order = args.get("orderBy").unwrap_or(Value::Null);
-    let field = order
-        .get("field")
-        .and_then(Value::as_str)
-        .unwrap_or("CREATED_AT");
-    out.sort_by(|a, b| {
-        match field {
-            "UPDATED_AT" => a.updated_at.cmp(&b.updated_at),
-            "COMMENTS" => a.comments.len().cmp(&b.comments.len()),
-            _ => a.created_at.cmp(&b.created_at),
-        }
-        .then(a.number.cmp(&b.number))
-    });
-    // GitHub's default order for `issues` is oldest first.
-    if order.get("direction").and_then(Value::as_str) == Some("DESC") {
-        out.reverse();
-    }
-    out
-}
-
-fn association(r: &Repo, login: &str) -> &'static str {
-    if login.eq_ignore_ascii_case(&r.owner) {
-        "OWNER"
-    } else if ["octocat", "alice"]
-        .iter()
-        .any(|m| m.eq_ignore_ascii_case(login))
-    {
-        "MEMBER"
-    } else {
-        "NONE"
-    }
-}
-
-fn actor<'m>(m: &'m Model, login: &str) -> Out<'m> {
-    m.user(login).map_or(Out::Null, |u| Out::Obj(Obj::User(u)))
-}
-
-fn issue<'m>(
-    env: &Env<'m>,
-    r: &'m Repo,
-    i: &'m Issue,
-    field: &str,
-    args: &Args<'_>,
-) -> Result<Out<'m>, FieldError> {
-    let m = env.model;
-    let viewer = env.caller.login.as_deref().unwrap_or_default();
-    Ok(match field {
-        "id" => Out::str(i.node_id()),
-        "databaseId" | "fullDatabaseId" => Out::val(i.id),
-        "number" => Out::val(i.number),
-        "title" => Out::str(i.title.clone()),
-        "body" | "bodyText" => Out::str(i.body.clone().unwrap_or_default()),
-        "bodyHTML" => Out::str(format!("<p>{}</p>", i.body.clone().unwrap_or_default())),
-        "url" => Out::str(format!(
-            "{}/{}/issues/{}",
-            env.urls.web,
-            r.full_name(),
-            i.number
-        )),
-        "resourcePath" => Out::str(format!("/{}/issues/{}", r.full_name(), i.number)),
-        "state" => Out::str(if i.state == IssueState::Open {
-            "OPEN"
-        } else {
-            "CLOSED"
-        }),
-        "stateReason" => Out::opt_str(i.state_reason.as_ref().map(|s| s.to_uppercase())),
-        "closed" => Out::val(i.state == IssueState::Closed),
-        "closedAt" => i.closed_at.map_or(Out::Null, ts),
-        "createdAt" | "publishedAt" => ts(i.created_at),
-        "updatedAt" => ts(i.updated_at),
-        "lastEditedAt" | "milestone" | "activeLockReason" | "editor" => Out::Null,
-        "author" => actor(m, &i.user),
-        "authorAssociation" => Out::str(association(r, &i.user)),
-        "locked" => Out::val(i.locked),
-        "isPinned" | "includesCreatedEdit" => Out::val(false),
-        "viewerDidAuthor" => Out::val(i.user.eq_ignore_ascii_case(viewer)),
-        "viewerCanUpdate" | "viewerCanClose" | "viewerCanReopen" => {
-            Out::val(env.caller.can_push(r) || i.user.eq_ignore_ascii_case(viewer))
-        }
-        "repository" => Out::Obj(Obj::Repo(r)),
-        "reactionGroups" => Out::List(Vec::new()),
-        "labels" => {
-            let labels = i
-                .labels
-                .iter()
-                .filter_map(|n| r.label(n))
-                .map(|l| Obj::Label(r, l))
-                .collect();
-            connection("LabelConnection", "LabelEdge", labels, args)?
-        }
-        "assignees" | "participants" => {
-            let logins: Vec<&String> = if field == "assignees" {
-                i.assignees.iter().collect()
-            } else {
-                let mut v = vec![&i.user];
-                v.extend(i.comments.iter().map(|c| &c.user));
-                v.dedup();
-                v
-            };
-            let users = logins
-                .iter()
-                .filter_map(|l| m.user(l))
-                .map(Obj::User)
-                .collect();
-            connection("UserConnection", "UserEdge", users, args)?
-        }
-        "comments" => {
-            let comments = i.comments.iter().map(|c| Obj::Comment(r, i, c)).collect();
-            connection("IssueCommentConnection", "IssueCommentEdge", comments, args)?
-        }
-        "projectCards" => empty_conn("ProjectCardConnection", args)?,
-        "projectItems" => empty_conn("ProjectV2ItemConnection", args)?,
-        "timelineItems" => empty_conn("IssueTimelineItemsConnection", args)?,
-        _ => return Err(FieldError::Undefined),
-    })
-}
-
-fn comment<'m>(
-    env: &Env<'m>,
-    r: &'m Repo,
-    i: &'m Issue,
-    c: &'m Comment,
-    field: &str,
-) -> Result<Out<'m>, FieldError> {
-    let viewer = env.caller.login.as_deref().unwrap_or_default();
-    Ok(match field {
-        "id" => Out::str(c.node_id()),
-        "databaseId" | "fullDatabaseId" => Out::val(c.id),
-        "body" | "bodyText" => Out::str(c.body.clone()),
-        "url" => Out::str(format!(
-            "{}/{}/issues/{}#issuecomment-{}",
-            env.urls.web,
-            r.full_name(),
-            i.number,
-            c.id
-        )),
-        "author" => actor(env.model, &c.user),
-        "authorAssociation" => Out::str(association(r, &c.user)),
-        "createdAt" | "publishedAt" => ts(c.created_at),
-        "updatedAt" => ts(c.updated_at),
-        "lastEditedAt" | "minimizedReason" | "editor" => Out::Null,
-        "includesCreatedEdit" | "isMinimized" => Out::val(false),
-        "viewerDidAuthor" => Out::val(c.user.eq_ignore_ascii_case(viewer)),
-        "reactionGroups" => Out::List(Vec::new()),
-        "issue" => Out::Obj(Obj::Issue(r, i)),
-        "repository" => Out::Obj(Obj::Repo(r)),
-        _ => return Err(FieldError::Undefined),
-    })
-}
-
-fn label<'m>(env: &Env<'m>, r: &'m Repo, l: &'m Label, field: &str) -> Result<Out<'m>, FieldError> {
-    Ok(match field {
-        "id" => Out::str(l.node_id()),
-        "name" => Out::str(l.name.clone()),
-        "color" => Out::str(l.color.clone()),
-        "description" => Out::opt_str(l.description.clone()),
-        "isDefault" => Out::val(l.default),
-        "url" => Out::str(format!(
-            "{}/{}/labels/{}",
-            env.urls.web,
-            r.full_name(),
-            crate::render::encode_path(&l.name)
-        )),
-        "createdAt" | "updatedAt" => ts(l.created_at),
-        "repository" => Out::Obj(Obj::Repo(r)),
-        _ => return Err(FieldError::Undefined),
-    })
-}
-
-fn user<'m>(env: &Env<'m>, u: &'m User, field: &str) -> Result<Out<'m>, FieldError> {
-    Ok(match field {
-        "id" => Out::str(u.node_id()),
-        "databaseId" => Out::val(u.id),
-        "login" => Out::str(u.login.clone()),
-        "name" => Out::opt_str(u.name.clone()),
-        "url" => Out::str(format!("{}/{}", env.urls.web, u.login)),
-        "resourcePath" => Out::str(format!("/{}", u.login)),
-        "avatarUrl" => Out::str(format!(
-            "https://avatars.githubusercontent.com/u/{}?v=4",
-            u.id
-        )),
-        "email" | "bio" | "company" | "location" | "websiteUrl" => Out::str(""),
-        "twitterUsername" | "status" => Out::Null,
-        "createdAt" => ts(u.created_at),
-        "updatedAt" => ts(u.updated_at),
-        "isSiteAdmin" | "isBountyHunter" | "isHireable" | "isEmployee" => Out::val(false),
-        "isViewer" => Out::val(
-            env.caller
-                .login
-                .as_deref()
-                .is_some_and(|l| l.eq_ignore_ascii_case(&u.login)),
-        ),
-        _ => return Err(FieldError::Undefined),
-    })
 }
 
 /// JSON for `Value` fields tests want to compare (used by mutation payloads).

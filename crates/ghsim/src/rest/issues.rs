@@ -35,12 +35,7 @@ pub async fn list(
     let state = q.get("state").map_or("open", String::as_str);
     let labels: Vec<&str> = q
         .get("labels")
-        .map(|l| {
-            l.split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
+        .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).collect())
         .unwrap_or_default();
     let since = q.get("since").and_then(|s| Timestamp::parse_iso(s));
     let creator = q.get("creator");
@@ -84,9 +79,7 @@ pub async fn list(
         .iter()
         .map(|i| issue_json(&ctx.urls, &model, r, i, false))
         .collect();
-    Ok(Reply::ok(Value::Array(body))
-        .modified(r.issues_updated_at)
-        .link(link))
+    Ok(Reply::ok(Value::Array(body)).modified(r.issues_updated_at).link(link))
 }
 
 pub async fn get(
@@ -156,16 +149,11 @@ pub async fn create(
     Path((owner, repo)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let login = ctx
-        .caller
-        .login
-        .clone()
-        .ok_or_else(ApiError::requires_auth)?;
+    let login = ctx.caller.login.clone().ok_or_else(ApiError::requires_auth)?;
     let mut model = lock(&st.shared().model);
     let ri = readable_repo(&model, &ctx.caller, &owner, &repo)?;
     let obj = parse_object(&body, DOCS_CREATE)?;
-    let title = title_of(obj.get("title"))
-        .ok_or_else(|| ApiError::missing_field("Issue", "title", DOCS_CREATE))?;
+    let title = title_of(obj.get("title")).ok_or_else(|| ApiError::missing_field("Issue", "title", DOCS_CREATE))?;
     let push = ctx.caller.can_push(&model.repos[ri]);
     let (labels, assignees) = labels_and_assignees(&mut model, ri, push, &obj);
     let new = NewIssue {
@@ -188,19 +176,11 @@ pub async fn update(
     Path((owner, repo, n)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let login = ctx
-        .caller
-        .login
-        .clone()
-        .ok_or_else(ApiError::requires_auth)?;
+    let login = ctx.caller.login.clone().ok_or_else(ApiError::requires_auth)?;
     let mut model = lock(&st.shared().model);
     let ri = readable_repo(&model, &ctx.caller, &owner, &repo)?;
     let n = number(&n)?;
-    let author = model.repos[ri]
-        .issue(n)
-        .ok_or_else(ApiError::not_found)?
-        .user
-        .clone();
+    let author = model.repos[ri].issue(n).ok_or_else(ApiError::not_found)?.user.clone();
     let obj = parse_object(&body, DOCS_UPDATE)?;
     let push = ctx.caller.can_push(&model.repos[ri]);
     if !push && !author.eq_ignore_ascii_case(&login) {
@@ -227,10 +207,7 @@ pub async fn update(
         title,
         body: obj.get("body").map(|b| b.as_str().map(str::to_owned)),
         state,
-        state_reason: obj
-            .get("state_reason")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        state_reason: obj.get("state_reason").and_then(Value::as_str).map(str::to_owned),
         labels,
         assignees,
     };
@@ -262,9 +239,7 @@ pub async fn list_comments(
         .map(|c| comment_json(&ctx.urls, &model, r, issue, c))
         .collect();
     // The issue's updated_at moves with every new comment, so it bounds the list's age.
-    Ok(Reply::ok(Value::Array(body))
-        .modified(issue.updated_at)
-        .link(link))
+    Ok(Reply::ok(Value::Array(body)).modified(issue.updated_at).link(link))
 }
 
 pub async fn create_comment(
@@ -273,11 +248,7 @@ pub async fn create_comment(
     Path((owner, repo, n)): Path<(String, String, String)>,
     body: Bytes,
 ) -> ApiResult {
-    let login = ctx
-        .caller
-        .login
-        .clone()
-        .ok_or_else(ApiError::requires_auth)?;
+    let login = ctx.caller.login.clone().ok_or_else(ApiError::requires_auth)?;
     let mut model = lock(&st.shared().model);
     let ri = readable_repo(&model, &ctx.caller, &owner, &repo)?;
     let n = number(&n)?;
@@ -288,16 +259,10 @@ pub async fn create_comment(
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::missing_field("IssueComment", "body", DOCS_COMMENT))?;
-    let id = model
-        .add_comment(ri, n, &login, text)
-        .expect("issue exists");
+    let id = model.add_comment(ri, n, &login, text).expect("issue exists");
     let r = &model.repos[ri];
     let issue = r.issue(n).expect("exists");
-    let c = issue
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .expect("just added");
+    let c = issue.comments.iter().find(|c| c.id == id).expect("just added");
     let body = comment_json(&ctx.urls, &model, r, issue, c);
     let location = body["url"].as_str().unwrap_or_default().to_owned();
     Ok(Reply::created(body, location).modified(c.updated_at))

@@ -53,10 +53,7 @@ pub(crate) fn routes(state: &SimState) -> Router<SimState> {
             &r("/repos/{owner}/{repo}/labels"),
             get(repos::list_labels).post(repos::create_label),
         )
-        .route(
-            &r("/repos/{owner}/{repo}/labels/{name}"),
-            get(repos::get_label),
-        )
+        .route(&r("/repos/{owner}/{repo}/labels/{name}"), get(repos::get_label))
         .route(&r("/users/{login}"), get(repos::get_user))
         .route(&r("/user"), get(repos::get_authenticated_user))
         .route(&r("/search/issues"), get(repos::search_issues))
@@ -125,10 +122,7 @@ impl IntoResponse for Reply {
         let mut resp = json_response(self.status, &self.body);
         let h = resp.headers_mut();
         for (name, value) in [
-            (
-                header::LAST_MODIFIED,
-                self.last_modified.map(|t| t.http_date()),
-            ),
+            (header::LAST_MODIFIED, self.last_modified.map(|t| t.http_date())),
             (header::LINK, self.link),
             (header::LOCATION, self.location),
         ] {
@@ -187,11 +181,7 @@ impl ApiError {
     }
 
     pub fn no_push_access() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "Must have admin rights to Repository.",
-            DOCS,
-        )
+        Self::new(StatusCode::FORBIDDEN, "Must have admin rights to Repository.", DOCS)
     }
 }
 
@@ -205,12 +195,7 @@ pub type ApiResult = Result<Reply, ApiError>;
 
 /// The repository `owner/name` if `caller` may read it; 404 otherwise, never 403, so private
 /// repositories cannot be told apart from missing ones.
-pub(crate) fn readable_repo(
-    model: &Model,
-    caller: &Caller,
-    owner: &str,
-    name: &str,
-) -> Result<RepoIdx, ApiError> {
+pub(crate) fn readable_repo(model: &Model, caller: &Caller, owner: &str, name: &str) -> Result<RepoIdx, ApiError> {
     model
         .repo_idx(owner, name)
         .filter(|&i| caller.can_read(&model.repos[i]))
@@ -218,10 +203,7 @@ pub(crate) fn readable_repo(
 }
 
 /// Parses a request body as a JSON object (GitHub: 400 `Problems parsing JSON` otherwise).
-pub(crate) fn parse_object(
-    body: &[u8],
-    docs: &str,
-) -> Result<serde_json::Map<String, Value>, ApiError> {
+pub(crate) fn parse_object(body: &[u8], docs: &str) -> Result<serde_json::Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(ApiError::bad_json(docs)),
@@ -239,7 +221,8 @@ impl Paging {
     pub fn from_query(q: &HashMap<String, String>) -> Self {
         let num = |k: &str| q.get(k).and_then(|v| v.trim().parse::<usize>().ok());
         Paging {
-            per_page: num("per_page").unwrap_or(30).clamp(1, 100),
+            // 0 or garbage means the default, as on GitHub; more than 100 means 100.
+            per_page: num("per_page").filter(|&n| n > 0).unwrap_or(30).min(100),
             page: num("page").unwrap_or(1).max(1),
         }
     }
@@ -293,9 +276,7 @@ mod tests {
 
     #[test]
     fn link_header_shapes() {
-        let uri: Uri = "/repos/o/r/issues?state=all&page=2&per_page=10"
-            .parse()
-            .unwrap();
+        let uri: Uri = "/repos/o/r/issues?state=all&page=2&per_page=10".parse().unwrap();
         let l = link_header("http://h", &uri, 2, 4).unwrap();
         assert_eq!(
             l,

@@ -15,8 +15,7 @@ use crate::search::{CannotSearch, IssueQuery, search};
 use crate::state::{SimState, lock};
 
 const DOCS_LABEL: &str = "https://docs.github.com/rest/issues/labels#create-a-label";
-const DOCS_SEARCH: &str =
-    "https://docs.github.com/rest/search/search#search-issues-and-pull-requests";
+const DOCS_SEARCH: &str = "https://docs.github.com/rest/search/search#search-issues-and-pull-requests";
 
 pub async fn get_repo(
     State(st): State<SimState>,
@@ -85,10 +84,7 @@ pub async fn create_label(
         ));
     }
     let color = obj.get("color").and_then(Value::as_str).unwrap_or("ededed");
-    let description = obj
-        .get("description")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let description = obj.get("description").and_then(Value::as_str).map(str::to_owned);
     let name = model.create_label(ri, name, color, description);
     let r = &model.repos[ri];
     let l = r.label(&name).expect("just created");
@@ -107,15 +103,8 @@ pub async fn get_user(
     Ok(Reply::ok(user_full(&ctx.urls, &model, user, false)).modified(user.updated_at))
 }
 
-pub async fn get_authenticated_user(
-    State(st): State<SimState>,
-    Extension(ctx): Extension<Ctx>,
-) -> ApiResult {
-    let login = ctx
-        .caller
-        .login
-        .as_deref()
-        .ok_or_else(ApiError::requires_auth)?;
+pub async fn get_authenticated_user(State(st): State<SimState>, Extension(ctx): Extension<Ctx>) -> ApiResult {
+    let login = ctx.caller.login.as_deref().ok_or_else(ApiError::requires_auth)?;
     let model = lock(&st.shared().model);
     let user = model.user(login).ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(user_full(&ctx.urls, &model, user, true)).modified(user.updated_at))

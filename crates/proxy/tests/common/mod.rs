@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::Store;
 
+#[allow(unused_imports)]
 pub use ghsim::{TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL};
 
 pub struct Proxy {
@@ -38,7 +39,10 @@ impl Proxy {
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-        let listeners = Listeners { unix: Some((unix, socket.clone())), tcp: Some(tcp) };
+        let listeners = Listeners {
+            unix: Some((unix, socket.clone())),
+            tcp: Some(tcp),
+        };
         let s = state.clone();
         let task = tokio::spawn(async move {
             proxy::server::run(s, listeners, async {
@@ -47,7 +51,13 @@ impl Proxy {
             .await
             .unwrap();
         });
-        Proxy { state, socket, tcp: addr, stop: Some(stop), task: Some(task) }
+        Proxy {
+            state,
+            socket,
+            tcp: addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     /// Graceful shutdown; returns once the store is flushed and the socket removed.
@@ -84,7 +94,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn x_cache(&self) -> &str {
-        self.headers.get("x-cache").and_then(|v| v.to_str().ok()).unwrap_or("<none>")
+        self.headers
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("<none>")
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -110,11 +123,21 @@ pub struct Req<'a> {
 
 impl<'a> Req<'a> {
     pub fn get(path: &'a str) -> Self {
-        Req { method: Method::GET, path, headers: Vec::new(), body: Bytes::new() }
+        Req {
+            method: Method::GET,
+            path,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        }
     }
 
     pub fn post(path: &'a str, body: impl Into<Bytes>) -> Self {
-        Req { method: Method::POST, path, headers: Vec::new(), body: body.into() }
+        Req {
+            method: Method::POST,
+            path,
+            headers: Vec::new(),
+            body: body.into(),
+        }
     }
 
     pub fn method(mut self, m: Method) -> Self {
@@ -157,5 +180,9 @@ pub async fn send(via: Via<'_>, req: Req<'_>) -> Resp {
         }
     };
     let (parts, body) = resp.into_parts();
-    Resp { status: parts.status, headers: parts.headers, body: body.collect().await.unwrap().to_bytes() }
+    Resp {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.unwrap().to_bytes(),
+    }
 }

@@ -1,0 +1,118 @@
+//! The command line as a user meets it: bad flags and environment give clear errors, a corrupt
+//! cache directory is moved aside, admin verbs talk to a running daemon.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"));
+    c.env("GH_P2P_CACHE_LOG", "warn").stdin(Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GH_P2P_CACHE_") || k.starts_with("IPFS_GITHUB_CACHE") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn serve_fails(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> String {
+    let mut c = bin();
+    c.arg("serve")
+        .arg("--socket")
+        .arg(dir.join("s.sock"))
+        .arg("--cache-dir")
+        .arg(dir.join("c"))
+        .args(extra);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out: Output = c.output().unwrap();
+    assert!(!out.status.success(), "serve {extra:?} {env:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("error:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// Flags, environment, and a phrase the error must contain.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn hostile_flags_and_environment_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[Case] = &[
+        (&["--upstream", "ftp://x"], &[], "is not a URL"),
+        (&["--listen", "0.0.0.0:0"], &[], "not a loopback address"),
+        (&["--ttl", "5 weeks"], &[], "--ttl"),
+        (&["--ttl-for", "list_issues"], &[], "OPERATION=DURATION"),
+        (&["--ttl-for", "get_everything=5m"], &[], "unknown operation"),
+        (&["--max-concurrent", "500"], &[], "between 1 and 100"),
+        (&["--max-disk", "lots"], &[], "--max-disk"),
+        (&[], &[("IPFS_GITHUB_CACHE_MAX_SIZE", "12XB")], "unknown size unit"),
+        (
+            &[],
+            &[("GH_P2P_CACHE_TTL_LIST_ISSUES", "soon")],
+            "GH_P2P_CACHE_TTL_LIST_ISSUES",
+        ),
+        (&[], &[("IPFS_GITHUB_CACHE_TTL", "-1")], "--ttl"),
+    ];
+    for (flags, env, needle) in cases {
+        let err = serve_fails(dir.path(), flags, env);
+        assert!(err.contains(needle), "{flags:?} {env:?}: {err}");
+    }
+    let long = format!("--socket={}", dir.path().join("x".repeat(120)).display());
+    let out = bin().args(["serve", &long, "--memory-only"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the limit is 107"));
+}
+
+#[test]
+fn admin_verbs_without_a_daemon_say_how_to_start_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for verb in [&["stats"][..], &["invalidate", "--prefix", "/repos"]] {
+        let out = bin()
+            .args(verb)
+            .arg("--socket")
+            .arg(dir.path().join("none.sock"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("gh-p2p-cache serve"),
+            "{verb:?}"
+        );
+    }
+    let out = bin().args(["invalidate"]).output().unwrap();
+    assert!(!out.status.success(), "invalidate needs a key or --prefix");
+}
+
+#[test]
+fn a_corrupt_cache_directory_is_moved_aside_and_the_daemon_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("cache.redb"), vec![0xA5u8; 8192]).unwrap();
+    let mut child = bin()
+        .arg("serve")
+        .arg("--socket")
+        .arg(dir.path().join("s.sock"))
+        .arg("--cache-dir")
+        .arg(&cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.starts_with("gh-p2p-cache serving"), "{line:?}");
+    let aside: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("unusable"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the corrupt file is kept beside the new one");
+    assert_eq!(std::fs::read(aside[0].path()).unwrap(), vec![0xA5u8; 8192]);
+    Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("moved aside"));
+}

@@ -1,0 +1,296 @@
+//! Real clients end to end: Debian's `gh` through `http_unix_socket`, `curl --unix-socket`,
+//! @octokit/rest and PyGithub through the TCP base URL, all against the `gh-p2p-cache` binary
+//! in front of the simulator. `scripts/test` installs the clients; a missing one fails here
+//! with the step that installs it.
+
+use ghsim::{Sim, SimConfig, SimHandle, TOKEN_ALICE, TOKEN_BOB};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const REPO_ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    tcp: String,
+}
+
+impl Daemon {
+    async fn start(upstream: &str, dir: &Path) -> Daemon {
+        let socket = dir.join("api.sock");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--upstream", upstream])
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .env("GH_P2P_CACHE_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn gh-p2p-cache");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("daemon ready within 30 s")
+            .unwrap()
+            .expect("daemon printed its ready line");
+        let tcp = ready
+            .split("tcp=")
+            .nth(1)
+            .expect("tcp= in ready line")
+            .trim()
+            .to_owned();
+        assert!(
+            tokio::net::UnixStream::connect(&socket).await.is_ok(),
+            "socket accepts after ready line"
+        );
+        Daemon { child, socket, tcp }
+    }
+
+    /// SIGTERM and wait: the daemon must exit cleanly and remove its socket.
+    async fn stop(mut self) {
+        let pid = self.child.id().unwrap().to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+        assert!(ok.success());
+        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(status.success(), "daemon exit status {status}");
+        assert!(!self.socket.exists(), "socket file removed at shutdown");
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://{}", self.tcp)
+    }
+}
+
+fn require(tool: &str, install: &str) {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .unwrap();
+    assert!(
+        found.status.success(),
+        "{tool} is not installed: run ./scripts/test, which does `{install}`"
+    );
+}
+
+async fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout: {stdout}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn daemon_stats(d: &Daemon) -> serde_json::Value {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .arg("stats")
+        .arg("--socket")
+        .arg(&d.socket))
+    .await;
+    serde_json::from_str(&out).unwrap()
+}
+
+async fn sim() -> SimHandle {
+    Sim::start(SimConfig::default()).await.unwrap()
+}
+
+fn gh(config_dir: &Path) -> Command {
+    let mut c = Command::new("gh");
+    c.env("GH_CONFIG_DIR", config_dir)
+        .env("GH_TOKEN", TOKEN_ALICE)
+        .env("GH_NO_UPDATE_NOTIFIER", "1")
+        .env("GH_PROMPT_DISABLED", "1")
+        .env("NO_COLOR", "1")
+        .env_remove("GH_HOST")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GH_ENTERPRISE_TOKEN");
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gh_cli_through_the_unix_socket() {
+    require("gh", "apt-get install gh");
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&sim.base_url, dir.path()).await;
+    let config = dir.path().join("gh");
+    run(gh(&config).args(["config", "set", "http_unix_socket"]).arg(&d.socket)).await;
+
+    let first = run(gh(&config).args(["api", "repos/octo/hello"])).await;
+    let second = run(gh(&config).args(["api", "-i", "repos/octo/hello"])).await;
+    assert!(first.contains("\"full_name\":\"octo/hello\""), "{first}");
+    assert!(second.to_ascii_lowercase().contains("x-cache: hit"), "{second}");
+    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}"), 1);
+
+    let list = run(gh(&config).args(["issue", "list", "-R", "octo/hello"])).await;
+    assert!(!list.trim().is_empty(), "gh issue list printed nothing");
+    let graphql_calls = sim.stats().count("POST /graphql");
+    let list_again = run(gh(&config).args(["issue", "list", "-R", "octo/hello"])).await;
+    assert_eq!(list, list_again);
+    assert_eq!(
+        sim.stats().count("POST /graphql"),
+        graphql_calls,
+        "second gh issue list served from cache"
+    );
+
+    let title = "Created by gh through gh-p2p-cache";
+    let url = run(gh(&config).args([
+        "issue",
+        "create",
+        "-R",
+        "octo/hello",
+        "--title",
+        title,
+        "--body",
+        "hello",
+    ]))
+    .await;
+    assert!(url.contains("/issues/"), "gh issue create printed {url:?}");
+    let after = run(gh(&config).args(["issue", "list", "-R", "octo/hello"])).await;
+    assert!(
+        after.contains(title),
+        "the list after a write shows the new issue:\n{after}"
+    );
+
+    let stats = daemon_stats(&d).await;
+    assert!(stats["cache_hits"].as_u64().unwrap() >= 2, "{stats}");
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_through_the_socket_and_a_restart_keeps_entries() {
+    require("curl", "apt-get install curl");
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let curl = |socket: &Path| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
+            "-H",
+            &format!("Authorization: token {TOKEN_BOB}"),
+            "http://api.github.com/repos/octo/hello/issues/1",
+        ]);
+        c
+    };
+    let d = Daemon::start(&sim.base_url, dir.path()).await;
+    let a = run(&mut curl(&d.socket)).await.to_ascii_lowercase();
+    let b = run(&mut curl(&d.socket)).await.to_ascii_lowercase();
+    assert!(a.contains("x-cache: miss"), "{a}");
+    assert!(b.contains("x-cache: hit"), "{b}");
+    d.stop().await;
+
+    let d = Daemon::start(&sim.base_url, dir.path()).await;
+    let c = run(&mut curl(&d.socket)).await.to_ascii_lowercase();
+    assert!(c.contains("x-cache: hit"), "served from disk after restart: {c}");
+    assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues/{number}"), 1);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn octokit_paginates_through_the_tcp_base_url() {
+    require("node", "apt-get install nodejs");
+    let script = Path::new(REPO_ROOT).join("tests/clients/octokit_flow.mjs");
+    assert!(
+        Path::new(REPO_ROOT)
+            .join("tests/clients/node_modules/@octokit/rest")
+            .exists(),
+        "@octokit/rest is not installed: run ./scripts/test, which does `npm ci` in tests/clients"
+    );
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&sim.base_url, dir.path()).await;
+    for round in 0..2 {
+        let out = run(Command::new("node")
+            .arg(&script)
+            .args([&d.base_url(), TOKEN_ALICE, "octo", "hello"]))
+        .await;
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["repo"], "octo/hello");
+        assert_eq!(v["issues"], 120, "every page followed through the proxy: {v}");
+        let numbers: std::collections::BTreeSet<u64> = v["numbers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect();
+        assert_eq!(numbers.len(), 120, "no duplicates across pages");
+        assert_eq!(v["x_cache"][1], "HIT");
+        if round == 1 {
+            assert_eq!(v["x_cache"][0], "HIT");
+        }
+    }
+    let s = sim.stats();
+    assert_eq!(
+        s.count("GET /repos/{owner}/{repo}/issues"),
+        3,
+        "3 pages of 50 fetched once"
+    );
+    assert_eq!(s.count("GET /repos/{owner}/{repo}"), 1);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pygithub_paginates_through_the_tcp_base_url() {
+    require("python3", "apt-get install python3");
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import github"])
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "PyGithub is not installed: run ./scripts/test, which does `pip install -r tests/clients/requirements.txt`"
+    );
+    let script = Path::new(REPO_ROOT).join("tests/clients/pygithub_flow.py");
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&sim.base_url, dir.path()).await;
+    for _ in 0..2 {
+        let out = run(Command::new("python3")
+            .arg(&script)
+            .args([&d.base_url(), TOKEN_ALICE, "octo/hello"]))
+        .await;
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["repo"], "octo/hello");
+        assert_eq!(v["issues"], 120, "{v}");
+    }
+    let s = sim.stats();
+    assert_eq!(
+        s.count("GET /repos/{owner}/{repo}/issues"),
+        4,
+        "4 pages of 30 fetched once, then hits"
+    );
+    let stats = daemon_stats(&d).await;
+    assert!(stats["cache_hits"].as_u64().unwrap() >= 5, "{stats}");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .args(["invalidate", "--prefix", "/repos/octo/hello/issues", "--socket"])
+        .arg(&d.socket))
+    .await;
+    assert_eq!(out.trim(), "invalidated 4 entries");
+    let out = run(Command::new("python3")
+        .arg(&script)
+        .args([&d.base_url(), TOKEN_ALICE, "octo/hello"]))
+    .await;
+    assert!(out.contains("\"issues\": 120"), "{out}");
+    assert_eq!(
+        sim.stats().count("GET /repos/{owner}/{repo}/issues"),
+        8,
+        "pages fetched again after invalidation"
+    );
+    d.stop().await;
+}
