@@ -1,1 +1,61 @@
-fn main() {}
+//! `cargo xtask`: project automation (`.cargo/config.toml` aliases it to a release run of this
+//! crate). This file owns the command line and dispatch; each task lives in its own module.
+//!
+//! `cargo xtask bench` measures cache-hit latency and throughput of our daemon side by side with
+//! the simulator called directly and with nginx's `proxy_cache`, then writes the figures to
+//! `BENCHMARKS.md`.
+
+mod bench;
+mod load;
+mod nginx;
+mod procs;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Project automation for gh-p2p-cache")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Cache-hit latency (p50/p99) and throughput: ours (Unix socket, TCP) vs nginx proxy_cache
+    /// vs the simulator called directly, measured in one run; results go to BENCHMARKS.md.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Sequential requests per target for the latency figures (after a fixed warm-up).
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=100_000))]
+    pub requests: u64,
+    /// Seconds of load per target for the throughput figures.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=bench::MAX_SECONDS))]
+    pub seconds: u64,
+    /// Concurrent keep-alive connections per target for the throughput figures.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
+    pub connections: u64,
+    /// Markdown file whose `bench:hits` section is replaced [default: BENCHMARKS.md at the
+    /// workspace root].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(args) => bench::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
