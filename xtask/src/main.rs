@@ -2,14 +2,16 @@
 //! crate). This file owns the command line and dispatch; each task lives in its own module.
 //!
 //! `cargo xtask bench` measures cache-hit latency and throughput of our daemon side by side with
-//! the simulator called directly and with nginx's `proxy_cache`, then writes the figures to
-//! `BENCHMARKS.md`.
+//! the simulator called directly and with nginx's `proxy_cache`, and the rate-limit units a
+//! "CI day" workload costs under four caching models, then writes the figures to
+//! `BENCHMARKS.md` (`--only hits|workload` runs one).
 
 mod bench;
 mod load;
 mod nginx;
 mod procs;
 mod report;
+mod workload;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,7 +27,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Cache-hit latency (p50/p99) and throughput: ours (Unix socket, TCP) vs nginx proxy_cache
-    /// vs the simulator called directly, measured in one run; results go to BENCHMARKS.md.
+    /// vs the simulator called directly; and the CI-day workload's rate-limit units under four
+    /// caching models. Each measured side by side in one run; results go to BENCHMARKS.md.
     Bench(BenchArgs),
 }
 
@@ -40,16 +43,33 @@ pub struct BenchArgs {
     /// Concurrent keep-alive connections per target for the throughput figures.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
-    /// Markdown file whose `bench:hits` section is replaced [default: BENCHMARKS.md at the
+    /// Which benchmarks to run; all by default.
+    #[arg(long, value_parser = ["hits", "workload"])]
+    pub only: Option<String>,
+    /// Markdown file whose benchmark sections are replaced [default: BENCHMARKS.md at the
     /// workspace root].
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
+fn run_benches(args: &BenchArgs) -> anyhow::Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| procs::workspace_root().join("BENCHMARKS.md"));
+    if args.only.as_deref() != Some("workload") {
+        bench::run(args)?;
+    }
+    if args.only.as_deref() != Some("hits") {
+        workload::run(&out)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Bench(args) => bench::run(&args),
+        Command::Bench(args) => run_benches(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

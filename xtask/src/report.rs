@@ -237,15 +237,27 @@ fn thousands(n: u64) -> String {
     out
 }
 
-/// Replaces this benchmark's section of `existing` (markers included) with `section`, appends
-/// it if absent, and starts a new file with the intro if `existing` is empty.
+/// The markers of a section: its first line is `<!-- bench:NAME:start -->`.
+fn markers(section: &str) -> anyhow::Result<(String, String)> {
+    let first = section.lines().next().unwrap_or_default().trim();
+    let name = first
+        .strip_prefix("<!-- bench:")
+        .and_then(|r| r.strip_suffix(":start -->"))
+        .with_context(|| format!("a section must start with <!-- bench:NAME:start -->, not {first:?}"))?;
+    Ok((first.to_owned(), format!("<!-- bench:{name}:end -->")))
+}
+
+/// Replaces the benchmark's section of `existing` (markers included, named by the section's
+/// first line) with `section`, appends it if absent, and starts a new file with the intro if
+/// `existing` is empty.
 pub fn splice(existing: &str, section: &str) -> anyhow::Result<String> {
     if existing.trim().is_empty() {
         return Ok(format!("{FILE_INTRO}\n{section}"));
     }
-    match (existing.find(START_MARKER), existing.find(END_MARKER)) {
+    let (start_marker, end_marker) = markers(section)?;
+    match (existing.find(&start_marker), existing.find(&end_marker)) {
         (Some(start), Some(end)) if start < end => {
-            let after = end + END_MARKER.len();
+            let after = end + end_marker.len();
             let rest = existing[after..].strip_prefix('\n').unwrap_or(&existing[after..]);
             Ok(format!("{}{section}{rest}", &existing[..start]))
         }
@@ -259,7 +271,7 @@ pub fn splice(existing: &str, section: &str) -> anyhow::Result<String> {
             };
             Ok(format!("{existing}{sep}{section}"))
         }
-        _ => anyhow::bail!("the markers {START_MARKER} and {END_MARKER} are damaged; fix them by hand"),
+        _ => anyhow::bail!("the markers {start_marker} and {end_marker} are damaged; fix them by hand"),
     }
 }
 

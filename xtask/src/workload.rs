@@ -36,7 +36,12 @@ pub enum Model {
 }
 
 impl Model {
-    pub const ALL: [Model; 4] = [Model::NoCache, Model::PrivatePerJob, Model::PerTokenPartitioned, Model::Ours];
+    pub const ALL: [Model; 4] = [
+        Model::NoCache,
+        Model::PrivatePerJob,
+        Model::PerTokenPartitioned,
+        Model::Ours,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -66,10 +71,17 @@ fn job_token(job: usize) -> String {
 
 fn sim_config() -> SimConfig {
     // Every job token has the same access, as GITHUB_TOKENs of one repository's jobs do.
-    let tokens = (0..JOBS).map(|j| TokenSpec::new(&job_token(j), &format!("job{j:02}"), Access::All)).collect();
+    let tokens = (0..JOBS)
+        .map(|j| TokenSpec::new(&job_token(j), &format!("job{j:02}"), Access::All))
+        .collect();
     SimConfig {
         tokens,
-        limits: Limits { core: 1_000_000, search: 1_000_000, graphql: 1_000_000, anonymous_core: 60 },
+        limits: Limits {
+            core: 1_000_000,
+            search: 1_000_000,
+            graphql: 1_000_000,
+            anonymous_core: 60,
+        },
         ..SimConfig::default()
     }
 }
@@ -95,12 +107,24 @@ async fn start_proxy(sim: &SimHandle, model: Model) -> anyhow::Result<Running> {
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let s = state.clone();
     let task = tokio::spawn(async move {
-        let _ = proxy::server::run(s, Listeners { unix: None, tcp: Some(tcp) }, async {
-            let _ = rx.await;
-        })
+        let _ = proxy::server::run(
+            s,
+            Listeners {
+                unix: None,
+                tcp: Some(tcp),
+            },
+            async {
+                let _ = rx.await;
+            },
+        )
         .await;
     });
-    Ok(Running { state, addr, stop, task })
+    Ok(Running {
+        state,
+        addr,
+        stop,
+        task,
+    })
 }
 
 impl Running {
@@ -110,7 +134,13 @@ impl Running {
     }
 }
 
-async fn call(addr: SocketAddr, method: &str, path: &str, token: &str, body: Option<String>) -> anyhow::Result<(u16, Bytes)> {
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<String>,
+) -> anyhow::Result<(u16, Bytes)> {
     let io = TokioIo::new(tokio::net::TcpStream::connect(addr).await?);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await?;
     tokio::spawn(conn);
@@ -135,7 +165,11 @@ async fn job(addr: SocketAddr, j: usize, writes: bool) -> anyhow::Result<(u64, u
     let reads: [(&str, &str, Option<&str>); 6] = [
         ("GET", "/repos/octo/hello", None),
         ("GET", "/repos/octo/hello/issues?state=open&per_page=50", None),
-        ("GET", "/search/issues?q=repo%3Aocto%2Fhello+is%3Aissue+label%3Abug", None),
+        (
+            "GET",
+            "/search/issues?q=repo%3Aocto%2Fhello+is%3Aissue+label%3Abug",
+            None,
+        ),
         ("GET", "/users/octocat", None),
         ("POST", "/graphql", Some(gql.as_str())),
         ("GET", "/repos/octo/hello/issues/1/comments", None),
@@ -202,7 +236,13 @@ pub async fn run_model(model: Model, writes: bool) -> anyhow::Result<Outcome> {
     }
     let stats = sim.stats();
     sim.shutdown().await;
-    Ok(Outcome { model, units: stats.units_total(), upstream_requests: stats.total_requests, calls, stale_after_write: stale })
+    Ok(Outcome {
+        model,
+        units: stats.units_total(),
+        upstream_requests: stats.total_requests,
+        calls,
+        stale_after_write: stale,
+    })
 }
 
 /// Both runs (without and with writes), every model.
@@ -220,8 +260,13 @@ pub async fn run_all() -> anyhow::Result<(Vec<Outcome>, Vec<Outcome>)> {
 pub fn report(reads_only: &[Outcome], with_writes: &[Outcome], command: &str, date: &str) -> String {
     use std::fmt::Write;
     let mut out = String::new();
+    let _ = writeln!(out, "{WORKLOAD_START}");
     let _ = writeln!(out, "## Workload: a CI day (rate-limit units)\n");
-    let _ = writeln!(out, "Date: {date}. Command: `{command}`.\n");
+    let _ = writeln!(
+        out,
+        "- Date: {date}\n- Command: `{command}`\n- Machine: {}\n",
+        crate::report::machine()
+    );
     let _ = writeln!(
         out,
         "{JOBS} jobs, each with a fresh token and the same mix run twice (get repository, list open issues, \
@@ -230,9 +275,16 @@ pub fn report(reads_only: &[Outcome], with_writes: &[Outcome], command: &str, da
          the simulator charged (primary limit, all resources).\n"
     );
     for (title, rows) in [("Reads only", reads_only), ("With writes", with_writes)] {
-        let base = rows.iter().find(|r| r.model == Model::NoCache).map(|r| r.units.max(1)).unwrap_or(1);
+        let base = rows
+            .iter()
+            .find(|r| r.model == Model::NoCache)
+            .map(|r| r.units.max(1))
+            .unwrap_or(1);
         let _ = writeln!(out, "### {title}\n");
-        let _ = writeln!(out, "| model | calls | upstream requests | units | % of no cache | stale reads after own write |");
+        let _ = writeln!(
+            out,
+            "| model | calls | upstream requests | units | % of no cache | stale reads after own write |"
+        );
         let _ = writeln!(out, "| --- | ---: | ---: | ---: | ---: | ---: |");
         for r in rows {
             let _ = writeln!(
@@ -252,8 +304,13 @@ pub fn report(reads_only: &[Outcome], with_writes: &[Outcome], command: &str, da
     let ours = units(reads_only, Model::Ours);
     let none = units(reads_only, Model::NoCache).max(1);
     let partitioned_ratio = units(reads_only, Model::PerTokenPartitioned) as f64 / ours.max(1) as f64;
-    let partitioned_ratio_w = units(with_writes, Model::PerTokenPartitioned) as f64 / units(with_writes, Model::Ours).max(1) as f64;
-    let stale: u64 = with_writes.iter().filter(|r| r.model == Model::Ours).map(|r| r.stale_after_write).sum();
+    let partitioned_ratio_w =
+        units(with_writes, Model::PerTokenPartitioned) as f64 / units(with_writes, Model::Ours).max(1) as f64;
+    let stale: u64 = with_writes
+        .iter()
+        .filter(|r| r.model == Model::Ours)
+        .map(|r| r.stale_after_write)
+        .sum();
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let _ = writeln!(out, "Targets:\n");
     let _ = writeln!(
@@ -267,6 +324,36 @@ pub fn report(reads_only: &[Outcome], with_writes: &[Outcome], command: &str, da
         "- at least 10x fewer units than the per-token model: {partitioned_ratio:.1}x reads only, {partitioned_ratio_w:.1}x with writes, {}",
         verdict(partitioned_ratio >= 10.0)
     );
-    let _ = writeln!(out, "- no stale read after the same job wrote: {stale} stale, {}", verdict(stale == 0));
+    let _ = writeln!(
+        out,
+        "- no stale read after the same job wrote: {stale} stale, {}",
+        verdict(stale == 0)
+    );
+    let _ = writeln!(out, "{WORKLOAD_END}");
     out
+}
+
+const WORKLOAD_START: &str = "<!-- bench:workload:start -->";
+const WORKLOAD_END: &str = "<!-- bench:workload:end -->";
+
+/// `cargo xtask bench --only workload`: runs every model and writes its section.
+pub fn run(out: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let (reads_only, with_writes) = runtime.block_on(run_all())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let section = report(
+        &reads_only,
+        &with_writes,
+        "cargo xtask bench --only workload",
+        &crate::report::utc_timestamp(now),
+    );
+    println!("\n{section}");
+    crate::report::write(out, &section)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
 }
