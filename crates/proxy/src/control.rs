@@ -9,8 +9,8 @@ use http::{HeaderValue, Method, StatusCode, Uri, header};
 use serde::Deserialize;
 use std::sync::Arc;
 
-const KNOWN: &str =
-    "GET /_cache/health, GET /_cache/stats, GET /_cache/metrics, POST /_cache/invalidate, POST /_cache/finish";
+const KNOWN: &str = "GET /_cache/health, GET /_cache/stats, GET /_cache/metrics, POST /_cache/invalidate, \
+                     POST /_cache/clean, POST /_cache/clear, POST /_cache/finish";
 const MAX_CONTROL_BODY: usize = 64 * 1024;
 
 /// `POST /_cache/invalidate` body (or the same names as query parameters).
@@ -43,12 +43,21 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
             resp
         }
         ("POST", "/_cache/invalidate") => invalidate(state, uri, body).await,
+        ("POST", "/_cache/clean") => clean(state, body).await,
+        ("POST", "/_cache/clear") => {
+            let removed = state.store.remove_where(|_, _| true).await;
+            Json(serde_json::json!({ "removed": removed })).into_response()
+        }
         // Flush everything to disk and report; publishing to peers and IPFS joins this later.
         ("POST", "/_cache/finish") => {
             state.flush().await;
             Json(state.stats()).into_response()
         }
-        (_, "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/invalidate" | "/_cache/finish") => {
+        (
+            _,
+            "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/invalidate" | "/_cache/clean"
+            | "/_cache/clear" | "/_cache/finish",
+        ) => {
             github_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 &format!("method {method} not allowed on {path}; known: {KNOWN}"),
@@ -78,16 +87,12 @@ async fn invalidate(state: &Arc<State>, uri: &Uri, body: Body) -> Response {
     };
     let removed = match (req.key.as_deref(), req.prefix.as_deref()) {
         (Some(k), None) if !k.is_empty() => {
-            state
-                .store
-                .remove_matching(|key| key == k || key_request_line(key) == k)
-                .await
+            let k = k.to_owned();
+            state.store.remove_where(move |key, _| key == k || key_request_line(key) == k).await
         }
         (None, Some(p)) if !p.is_empty() => {
-            state
-                .store
-                .remove_matching(|key| key.starts_with(p) || key_path(key).starts_with(p))
-                .await
+            let p = p.to_owned();
+            state.store.remove_where(move |key, _| key.starts_with(&p) || key_path(key).starts_with(&p)).await
         }
         _ => {
             return github_error(
@@ -97,6 +102,28 @@ async fn invalidate(state: &Arc<State>, uri: &Uri, body: Body) -> Response {
         }
     };
     Json(serde_json::json!({ "invalidated": removed })).into_response()
+}
+
+/// `POST /_cache/clean` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CleanRequest {
+    /// Entries fetched (or last revalidated) longer ago than this are removed.
+    older_than_secs: u64,
+}
+
+async fn clean(state: &Arc<State>, body: Body) -> Response {
+    let bytes = match axum::body::to_bytes(body, MAX_CONTROL_BODY).await {
+        Ok(b) => b,
+        Err(_) => return github_error(StatusCode::PAYLOAD_TOO_LARGE, "clean body over 64 KiB"),
+    };
+    let req: CleanRequest = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => return github_error(StatusCode::BAD_REQUEST, &format!("clean body is not {{\"older_than_secs\": N}}: {e}")),
+    };
+    let cutoff = state.clock.now_ms().saturating_sub(req.older_than_secs.saturating_mul(1000));
+    let removed = state.store.remove_where(move |_, entry| entry.fetched_at_ms < cutoff).await;
+    Json(serde_json::json!({ "removed": removed })).into_response()
 }
 
 /// `GET /repos/o/r?x=1 accept=*/*` → `GET /repos/o/r?x=1`.

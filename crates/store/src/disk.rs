@@ -164,6 +164,23 @@ impl DiskTier {
         Ok(out)
     }
 
+    /// Visits every readable entry (unreadable records are skipped).
+    pub fn scan(&self, visit: &mut dyn FnMut(&str, &StoredResponse)) -> Result<(), StoreError> {
+        let txn = self.db.begin_read().map_err(disk_err)?;
+        let table = match txn.open_table(ENTRIES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(disk_err(e)),
+        };
+        for row in table.iter().map_err(disk_err)? {
+            let (k, v) = row.map_err(disk_err)?;
+            if let Ok(r) = StoredResponse::decode(v.value().get(8..).unwrap_or_default()) {
+                visit(k.value(), &r);
+            }
+        }
+        Ok(())
+    }
+
     pub fn dropped_writes(&self) -> u64 {
         self.counters.dropped_writes.load(Ordering::Relaxed)
     }

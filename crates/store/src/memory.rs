@@ -49,6 +49,13 @@ impl Tier for MemoryTier {
 }
 
 impl MemoryTier {
+    /// Visits every entry held.
+    pub fn scan(&self, visit: &mut dyn FnMut(&str, &StoredResponse)) {
+        for (k, v) in self.cache.iter() {
+            visit(&k, &v);
+        }
+    }
+
     /// Every key currently held.
     pub fn keys(&self) -> Vec<String> {
         self.cache.iter().map(|(k, _)| (*k).clone()).collect()

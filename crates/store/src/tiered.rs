@@ -95,16 +95,35 @@ impl Store {
         }
     }
 
-    /// Removes every entry whose key satisfies `matches`, in both tiers; returns how many
-    /// distinct keys were removed. Durable when it returns.
-    pub async fn remove_matching(&self, matches: impl Fn(&str) -> bool) -> usize {
-        let mut keys: std::collections::BTreeSet<String> =
-            self.memory.keys().into_iter().filter(|k| matches(k)).collect();
+    /// Removes every entry for which `matches(key, entry)` holds, in both tiers; returns how
+    /// many distinct keys were removed. Durable when it returns.
+    pub async fn remove_where<F>(&self, matches: F) -> usize
+    where
+        F: Fn(&str, &StoredResponse) -> bool + Send + Sync + 'static,
+    {
+        let matches = Arc::new(matches);
+        let mut keys = std::collections::BTreeSet::new();
+        self.memory.scan(&mut |k, v| {
+            if matches(k, v) {
+                keys.insert(k.to_owned());
+            }
+        });
         if let Some(disk) = self.disk.clone() {
-            match tokio::task::spawn_blocking(move || disk.keys()).await {
-                Ok(Ok(all)) => keys.extend(all.into_iter().filter(|k| matches(k))),
-                Ok(Err(e)) => self.failed("keys", &e),
-                Err(e) => self.failed("keys", &e),
+            let m = matches.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                let mut found = Vec::new();
+                disk.scan(&mut |k, v| {
+                    if m(k, v) {
+                        found.push(k.to_owned());
+                    }
+                })
+                .map(|()| found)
+            })
+            .await;
+            match found {
+                Ok(Ok(found)) => keys.extend(found),
+                Ok(Err(e)) => self.failed("scan", &e),
+                Err(e) => self.failed("scan", &e),
             }
         }
         for k in &keys {
@@ -112,6 +131,24 @@ impl Store {
         }
         self.flush().await;
         keys.len()
+    }
+
+    /// Oldest and newest fetch times (Unix ms) over both tiers, or `None` when empty.
+    pub async fn age_range(&self) -> Option<(u64, u64)> {
+        let mut range: Option<(u64, u64)> = None;
+        let mut see = |t: u64| range = Some(range.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
+        self.memory.scan(&mut |_, v| see(v.fetched_at_ms));
+        if let Some(disk) = self.disk.clone() {
+            let times = tokio::task::spawn_blocking(move || {
+                let mut times = Vec::new();
+                disk.scan(&mut |_, v| times.push(v.fetched_at_ms)).map(|()| times)
+            })
+            .await;
+            if let Ok(Ok(times)) = times {
+                times.into_iter().for_each(&mut see);
+            }
+        }
+        range
     }
 
     /// Waits until every accepted write is durable.
