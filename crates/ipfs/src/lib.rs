@@ -1,0 +1,23 @@
+//! The IPFS side of the cache. For now: snapshots as CAR v1 files.
+//!
+//! A snapshot is a CAR v1 file whose root is a DAG-CBOR manifest listing encrypted envelopes
+//! (opaque blocks of at most 1 MiB, CIDv1 raw sha2-256), followed by those envelopes. The same
+//! bytes go to IPFS (`dag/import`), the GitHub Actions cache and peers. `SNAPSHOT.md` beside this
+//! crate describes the layout.
+//!
+//! - [`car`]: the CAR v1 container, any blocks: [`CarWriter`], and [`CarReader`], which streams
+//!   and checks every block against its CID.
+//!
+//! Decryption and AEAD checks are the caller's: this crate hands out blocks whose hashes match
+//! and lets the importer decide what to keep. No async here: `std::io::Read`/`Write` only.
+
+// A `Cid` is 88 bytes inline (its multihash reserves 64 digest bytes), and the blocks in every
+// `Ok` carry one too, so these `Result`s are this big whatever the error: boxing errors would cost
+// an allocation and save nothing.
+#![allow(clippy::result_large_err)]
+
+pub mod block;
+pub mod car;
+mod varint;
+
+pub use car::{Block, CarError, CarReader, CarWriter, WriteError};
