@@ -7,6 +7,8 @@
 //!
 //! - [`car`]: the CAR v1 container, any blocks: [`CarWriter`], and [`CarReader`], which streams
 //!   and checks every block against its CID.
+//! - [`manifest`]: the manifest's data model and its DAG-CBOR encoding as a chain of blocks.
+//! - [`snapshot`]: both together: [`SnapshotWriter`] / [`write_snapshot`] and [`read_snapshot`].
 //!
 //! Decryption and AEAD checks are the caller's: this crate hands out blocks whose hashes match
 //! and lets the importer decide what to keep. No async here: `std::io::Read`/`Write` only.
@@ -18,6 +20,13 @@
 
 pub mod block;
 pub mod car;
+pub mod manifest;
+pub mod snapshot;
 mod varint;
 
 pub use car::{Block, CarError, CarReader, CarWriter, WriteError};
+pub use manifest::{EntryMeta, Manifest, ManifestEntry};
+pub use snapshot::{
+    Envelope, Envelopes, ReadOptions, ReadStats, SnapshotError, SnapshotWriter, read_snapshot, read_snapshot_with,
+    write_snapshot,
+};
