@@ -80,11 +80,10 @@ impl<R: Read> CarReader<R> {
         let got = read_full(&mut input, &mut bytes).map_err(|source| CarError::Io { offset: 0, source })?;
         let end = (varint_len + got) as u64;
         if got < bytes.len() {
-            return Err(CarError::Truncated {
-                offset: 0,
-                end,
-                what: "header",
-            });
+            // A text file lands here too (its first byte reads as a length): don't call it a CAR.
+            let reason =
+                format!("the header declares {len} bytes but the file ends at byte {end}: truncated, or not a CAR");
+            return Err(CarError::NotCar { offset: 0, reason });
         }
         let roots = header::decode(&bytes)?;
         Ok(CarReader {
