@@ -226,8 +226,18 @@ fn missing_envelopes_are_reported_after_the_end() {
         blocks.remove(3); // manifest is block 0, so this is envelope 2
     });
     let (_, mut blocks) = read_snapshot(&short[..]).unwrap();
-    assert_eq!(blocks.by_ref().filter(Result::is_ok).count(), 4);
+    let items: Vec<_> = blocks.by_ref().collect();
+    assert_eq!(items.len(), 5, "four envelopes, then the error");
+    assert!(items[..4].iter().all(Result::is_ok));
+    let err = items[4].as_ref().unwrap_err();
+    let end = short.len() as u64;
+    assert!(
+        matches!(err, SnapshotError::Incomplete { offset, missing: 1, listed: 5 } if *offset == end),
+        "{err}"
+    );
+    assert!(!err.is_skippable());
     assert_eq!(blocks.missing().collect::<Vec<_>>(), [2]);
+    assert!(blocks.next().is_none());
 }
 
 #[test]
@@ -239,7 +249,7 @@ fn manifest_missing_from_the_car_is_an_error() {
     });
     let err = read_snapshot(&headless[..]).err().unwrap();
     assert!(
-        matches!(err, SnapshotError::ManifestMissing { cid } if cid == root),
+        matches!(err, SnapshotError::ManifestMissing { cid, .. } if cid == root),
         "{err}"
     );
 }

@@ -22,8 +22,10 @@ pub enum SnapshotError {
     BadManifest { cid: Cid, offset: u64, reason: String },
     #[error("manifest block {cid} is version {version}, newer than this build reads (1): upgrade gh-p2p-cache")]
     ManifestVersion { cid: Cid, version: u64 },
-    #[error("manifest block {cid} is not in the CAR: the snapshot is incomplete; fetch or export it again")]
-    ManifestMissing { cid: Cid },
+    #[error(
+        "manifest block {cid} is not in the CAR, which ends at byte {offset}: the snapshot is incomplete; fetch or export it again"
+    )]
+    ManifestMissing { cid: Cid, offset: u64 },
     #[error(
         "manifest block {cid} did not come within the first {limit} bytes of blocks (reading stopped \
          at byte {offset}): this CAR does not put its manifest first; export it again with \
@@ -32,6 +34,11 @@ pub enum SnapshotError {
     ManifestNotFirst { cid: Cid, offset: u64, limit: usize },
     #[error("the manifest chain is longer than {limit} blocks: the snapshot is corrupt or hostile; refusing it")]
     ChainTooLong { limit: usize },
+    #[error(
+        "the snapshot ends at byte {offset} with {missing} of its {listed} envelopes not read intact: \
+         it is truncated or incomplete; the envelopes read are valid, fetch or export it again for the rest"
+    )]
+    Incomplete { offset: u64, missing: usize, listed: usize },
     #[error("envelope {cid} at byte {offset} is {size} bytes but the manifest lists {listed}: skip it")]
     SizeMismatch {
         cid: Cid,

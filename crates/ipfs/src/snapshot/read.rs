@@ -120,6 +120,7 @@ pub fn read_snapshot_with<R: Read>(input: R, options: ReadOptions) -> Result<(Ma
         seen: vec![false; manifest.entries.len()],
         stats,
         root,
+        ended: false,
     };
     Ok((manifest, envelopes))
 }
@@ -143,7 +144,12 @@ fn find<R: Read>(
 ) -> Result<Block, SnapshotError> {
     loop {
         let item = match car.next() {
-            None => return Err(SnapshotError::ManifestMissing { cid }),
+            None => {
+                return Err(SnapshotError::ManifestMissing {
+                    cid,
+                    offset: car.offset(),
+                });
+            }
             Some(Ok(block)) if block.cid == cid => return Ok(block),
             Some(Err(CarError::HashMismatch { offset, cid: bad })) if bad == cid => {
                 let reason = "its bytes do not match its CID".into();
@@ -173,7 +179,8 @@ fn find<R: Read>(
 /// The envelopes of a snapshot, in CAR order, each verified and listed in the manifest.
 ///
 /// Yields skippable errors for bad blocks (count them and go on) and at most one other error,
-/// after which it ends. Unlisted blocks and second copies are dropped and counted in
+/// after which it ends: a broken CAR, or [`SnapshotError::Incomplete`] when the CAR ends before
+/// every listed envelope arrived intact. Unlisted blocks and second copies are dropped and counted in
 /// [`Envelopes::stats`].
 pub struct Envelopes<R> {
     car: CarReader<R>,
@@ -183,6 +190,8 @@ pub struct Envelopes<R> {
     seen: Vec<bool>,
     stats: ReadStats,
     root: Cid,
+    /// Set once a fatal error or the end has been reported.
+    ended: bool,
 }
 
 impl<R: Read> Envelopes<R> {
@@ -206,21 +215,45 @@ impl<R: Read> Envelopes<R> {
     pub fn offset(&self) -> u64 {
         self.car.offset()
     }
+
+    /// At a clean end of the CAR: a CAR cut between two sections is still a valid CAR, so only
+    /// the manifest can tell that envelopes are missing. Say so once, as the last item.
+    fn end(&mut self) -> Option<Result<Envelope, SnapshotError>> {
+        self.ended = true;
+        let listed = self.index.len();
+        let missing = listed - self.stats.envelopes as usize;
+        let offset = self.car.offset();
+        (missing > 0).then_some(Err(SnapshotError::Incomplete {
+            offset,
+            missing,
+            listed,
+        }))
+    }
 }
 
 impl<R: Read> Iterator for Envelopes<R> {
     type Item = Result<Envelope, SnapshotError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.ended {
+            return None;
+        }
         loop {
             let item = match self.early.pop_front() {
                 Some(item) => item,
-                None => self.car.next()?,
+                None => match self.car.next() {
+                    Some(item) => item,
+                    None => return self.end(),
+                },
             };
             let block = match item {
                 Ok(block) => block,
                 Err(e) => {
-                    self.stats.bad += u64::from(e.is_skippable());
+                    if e.is_skippable() {
+                        self.stats.bad += 1;
+                    } else {
+                        self.ended = true;
+                    }
                     return Some(Err(e.into()));
                 }
             };
