@@ -69,7 +69,8 @@ pub fn read_snapshot<R: Read>(input: R) -> Result<(Manifest, Envelopes<R>), Snap
 
 /// Reads the CAR header and the whole manifest chain, and returns the manifest with an iterator
 /// over the envelopes. Every envelope it yields hashes to its CID and is listed in the manifest;
-/// bad blocks come as skippable errors, and reading goes on after them.
+/// bad blocks come as skippable errors, and reading goes on after them. The manifest root is the
+/// header's first root (ours have exactly one).
 pub fn read_snapshot_with<R: Read>(input: R, options: ReadOptions) -> Result<(Manifest, Envelopes<R>), SnapshotError> {
     let mut car = CarReader::new(input)?;
     let root = car.roots()[0];
@@ -86,7 +87,10 @@ pub fn read_snapshot_with<R: Read>(input: R, options: ReadOptions) -> Result<(Ma
             return Err(SnapshotError::ChainTooLong { limit: MAX_CHAIN });
         }
         let block = match early.dag_cbor.remove(&cid) {
-            Some(block) => block,
+            Some(block) => {
+                early.bytes -= ITEM_COST + block.data.len();
+                block
+            }
             None => find(&mut car, cid, &mut early, &options)?,
         };
         let decoded = manifest::decode_block(&block.data).map_err(|e| match e {
