@@ -1,6 +1,7 @@
 //! `gh-p2p-cache`: the command-line entry point. Parses arguments, installs logging and
 //! dispatches to the verbs; the work lives in the library crates.
 
+mod admin;
 mod client;
 mod serve;
 mod settings;
@@ -25,10 +26,14 @@ struct Cli {
 enum Command {
     /// Run the caching daemon in the foreground.
     Serve(serve::ServeArgs),
-    /// Print a running daemon's statistics as JSON.
-    Stats(client::StatsArgs),
-    /// Drop cached entries from a running daemon, by key or by prefix.
-    Invalidate(client::InvalidateArgs),
+    /// Show the cache's statistics (a running daemon's, else the cache directory's).
+    Stats(admin::StatsArgs),
+    /// Drop cached entries by key or by prefix.
+    Invalidate(admin::InvalidateArgs),
+    /// Remove entries fetched longer ago than a duration.
+    Clean(admin::CleanArgs),
+    /// Remove every entry.
+    Clear(admin::ClearArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,8 +49,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Stats(args) => client::stats(args).await,
-            Command::Invalidate(args) => client::invalidate(args).await,
+            Command::Stats(args) => admin::stats(args).await,
+            Command::Invalidate(args) => admin::invalidate(args).await,
+            Command::Clean(args) => admin::clean(args).await,
+            Command::Clear(args) => admin::clear(args).await,
         }
     });
     match result {

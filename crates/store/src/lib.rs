@@ -8,7 +8,7 @@ mod disk;
 mod memory;
 mod tiered;
 
-pub use disk::{DiskTier, OpenError};
+pub use disk::{DB_FILE, DiskTier, OpenError};
 pub use memory::MemoryTier;
 pub use tiered::{Store, StoreStats};
 
