@@ -17,6 +17,7 @@ mod fingerprint;
 mod key;
 mod keys;
 mod response;
+mod scrub;
 mod secret;
 mod shared;
 #[cfg(test)]
@@ -35,5 +36,6 @@ pub use fingerprint::{Fingerprint, FingerprintKey};
 pub use key::{CacheKey, KeyParts};
 pub use keys::{KeyId, Keys, PBKDF2_ITERATIONS};
 pub use response::{DecodeError, FORMAT_VERSION, StoredResponse, Validator};
+pub use scrub::{DROPPED_HEADERS, ScrubPatternError, Scrubber};
 pub use secret::{Secret, SecretError, token_mode_warning};
 pub use shared::{SharedEntry, cmp_recency, validation_hash};
