@@ -46,7 +46,10 @@ pub struct Validator {
 impl Validator {
     pub fn new(path: &str, body: &[u8]) -> Self {
         use sha2::Digest;
-        Validator { path: path.to_owned(), body_sha256: sha2::Sha256::digest(body).into() }
+        Validator {
+            path: path.to_owned(),
+            body_sha256: sha2::Sha256::digest(body).into(),
+        }
     }
 
     pub fn holds_for(&self, body: &[u8]) -> bool {
