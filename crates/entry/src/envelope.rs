@@ -20,7 +20,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::address::cid_of;
-use crate::{DecodeError, KeyId, Keys, SharedEntry, StoredResponse};
+use crate::{DecodeError, Fingerprint, KeyId, Keys, SharedEntry, StoredResponse};
 
 #[cfg(test)]
 mod tests;
@@ -105,7 +105,7 @@ struct PlainIn<'a> {
 }
 
 /// Seals an entry under a fresh random nonce. The token fingerprint never leaves the machine:
-/// it is written as zero whatever the entry holds.
+/// it is written as zero whatever the entry holds (`open` makes it [`Fingerprint::PEER`]).
 pub fn seal(keys: &Keys, entry: &SharedEntry) -> Result<Sealed, SealError> {
     seal_with_nonce(keys, entry, rand::random())
 }
@@ -125,7 +125,7 @@ pub(crate) fn seal_with_nonce(keys: &Keys, entry: &SharedEntry, nonce: [u8; 12])
 
 fn plaintext(entry: &SharedEntry) -> Vec<u8> {
     let mut response = entry.response.clone();
-    response.token_fp = crate::Fingerprint::ANONYMOUS;
+    response.token_fp = Fingerprint::ANONYMOUS;
     let record = response.encode();
     let plain = PlainOut {
         key: &entry.key,
@@ -195,7 +195,9 @@ impl EnvelopeHeader {
 }
 
 /// Opens an envelope sealed under `keys`: checks size, magic, version, key id, the AEAD tag (which
-/// also covers the header and the scope) and the entry inside.
+/// also covers the header and the scope) and the entry inside. The response comes back tagged
+/// [`Fingerprint::PEER`], whatever the sender wrote: store it as it is and every token, the
+/// anonymous one too, revalidates it before it is served.
 pub fn open(keys: &Keys, envelope: &[u8]) -> Result<SharedEntry, OpenError> {
     let plaintext = open_plaintext(keys, envelope)?;
     Ok(decode_plaintext(&plaintext)?)
@@ -227,9 +229,11 @@ fn decode_plaintext(plaintext: &[u8]) -> Result<SharedEntry, InnerError> {
     if !rest.is_empty() {
         return Err(InnerError::TrailingBytes(rest.len()));
     }
+    let mut response = StoredResponse::decode(plain.response)?;
+    response.token_fp = Fingerprint::PEER;
     Ok(SharedEntry {
         key: plain.key,
-        response: StoredResponse::decode(plain.response)?,
+        response,
         validation: plain.validation,
     })
 }
@@ -246,5 +250,10 @@ pub mod fuzzing {
 
     pub fn seal_with_nonce(keys: &Keys, entry: &SharedEntry, nonce: [u8; 12]) -> Result<Sealed, SealError> {
         super::seal_with_nonce(keys, entry, nonce)
+    }
+
+    /// The plaintext `seal` would encrypt for `entry`.
+    pub fn plaintext(entry: &SharedEntry) -> Vec<u8> {
+        super::plaintext(entry)
     }
 }

@@ -12,18 +12,19 @@ use crate::{CacheKey, Fingerprint, StoredResponse};
 pub struct SharedEntry {
     /// The cache key's text (`CacheKey::as_str`).
     pub key: String,
-    /// The response. Its `token_fp` means nothing on another machine: [`SharedEntry::new`] zeroes
-    /// it, and sealing writes zero whatever it holds.
+    /// The response. Its `token_fp` means nothing on another machine: it never leaves (sealing
+    /// writes zero) and is [`Fingerprint::PEER`] in every entry made by [`SharedEntry::new`] or
+    /// `open`, so a received entry cannot pass for one this machine's tokens fetched.
     pub response: StoredResponse,
     /// [`validation_hash`] of `response`, computed by the sender.
     pub validation: [u8; 32],
 }
 
 impl SharedEntry {
-    /// Prepares a stored entry for sharing: computes its validation hash and drops the token
-    /// fingerprint. Scrub the body and headers first (see `Scrubber`) if they may carry secrets.
+    /// Prepares a stored entry for sharing: computes its validation hash and replaces the token
+    /// fingerprint with [`Fingerprint::PEER`]. Scrub the body and headers first (see `Scrubber`) if they may carry secrets.
     pub fn new(key: &CacheKey, mut response: StoredResponse) -> SharedEntry {
-        response.token_fp = Fingerprint::ANONYMOUS;
+        response.token_fp = Fingerprint::PEER;
         let validation = validation_hash(&response);
         SharedEntry {
             key: key.as_str().to_owned(),
@@ -213,10 +214,10 @@ mod tests {
     }
 
     #[test]
-    fn new_drops_the_token_fingerprint() {
+    fn new_replaces_the_token_fingerprint() {
         let key = CacheKey::from_stored("GET /x accept=*/*".into());
         let e = SharedEntry::new(&key, response("{}", None, 0));
-        assert_eq!(e.response.token_fp, Fingerprint::ANONYMOUS);
+        assert_eq!(e.response.token_fp, Fingerprint::PEER);
         assert_eq!(e.key, "GET /x accept=*/*");
         assert_eq!(e.validation, validation_hash(&e.response));
     }

@@ -56,7 +56,23 @@ fn the_token_fingerprint_never_leaves() {
     let mut e = entry(b"{}");
     e.response.token_fp = Fingerprint([0xee; 16]);
     let opened = open(&k, &seal(&k, &e).unwrap().envelope).unwrap();
-    assert_eq!(opened.response.token_fp, Fingerprint::ANONYMOUS);
+    assert_eq!(opened.response.token_fp, Fingerprint::PEER);
+    // Nor does a sender's own fingerprint come through to the receiver.
+    let mut record = entry(b"{}").response;
+    record.token_fp = Fingerprint([0x11; 16]);
+    let record = record.encode();
+    let plain = postcard::to_allocvec(&PlainOut {
+        key: "k",
+        validation: [0; 32],
+        response: &record,
+    })
+    .unwrap();
+    let opened = open(&k, &seal_plaintext(&k, &plain, [2; 12])).unwrap();
+    assert_eq!(opened.response.token_fp, Fingerprint::PEER);
+    assert!(
+        plaintext(&e).windows(16).all(|w| w != [0xee; 16]),
+        "fingerprint bytes in the plaintext"
+    );
 }
 
 #[test]
@@ -117,7 +133,9 @@ fn the_plaintext_is_key_validation_then_record() {
     // FORMAT.md describes the plaintext byte by byte; this pins that description.
     let e = entry(&[b' '; 200]);
     let plain = plaintext(&e);
-    let record = e.response.encode();
+    let mut on_the_wire = e.response.clone();
+    on_the_wire.token_fp = Fingerprint::ANONYMOUS; // zero: the fingerprint never leaves
+    let record = on_the_wire.encode();
     let mut expected = vec![e.key.len() as u8];
     expected.extend_from_slice(e.key.as_bytes());
     expected.extend_from_slice(&e.validation);
