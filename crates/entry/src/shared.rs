@@ -50,9 +50,10 @@ const IDENTITY_FIELDS: &[&[&str]] = &[&["id"], &["node_id"]];
 /// A hash that is equal for two responses showing the same version of one resource.
 ///
 /// When the body is a JSON object, or an array of objects, and every object carries a version
-/// field ([`VERSION_FIELDS`]), the hash covers those fields (with identities, positions and the
-/// list length): answers to two tokens that differ only in per-viewer details (a repository's
-/// `permissions`) then agree. Otherwise it covers the whole body. The status is always included.
+/// field (`sha`, `updated_at`, `pushed_at`, `commit.sha`, `head.sha`, `object.sha`), the hash
+/// covers those fields (with identities, positions and the list length): answers to two tokens
+/// that differ only in per-viewer details (a repository's `permissions`) then agree. Otherwise it
+/// covers the whole body. The status is always included. docs/FORMAT.md gives the exact bytes.
 ///
 /// GitHub's ETag is deliberately left out: it is keyed by the requesting token (FACTS.md), so the
 /// same version fetched by two tokens would look like two versions; it adds nothing over the body

@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
     let twice = scrubber.scrub(&once);
     assert_eq!(once, twice.as_ref(), "scrubbing twice changed the output");
     if let Ok(text) = std::str::from_utf8(data) {
-        let mut headers = vec![("x-note".to_owned(), text.to_owned()), ("set-cookie".to_owned(), text.to_owned())];
+        let mut headers = vec![
+            ("x-note".to_owned(), text.to_owned()),
+            ("set-cookie".to_owned(), text.to_owned()),
+        ];
         scrubber.scrub_headers(&mut headers);
         assert_eq!(headers.len(), 1);
     }

@@ -27,5 +27,8 @@ pub fn sample_entry(body: &[u8]) -> SharedEntry {
         tags: vec!["fuzz/scope".into()],
         validators: vec![],
     };
-    SharedEntry::new(&CacheKey::from_stored("GET /repos/fuzz/scope accept=*/*".into()), response)
+    SharedEntry::new(
+        &CacheKey::from_stored("GET /repos/fuzz/scope accept=*/*".into()),
+        response,
+    )
 }
