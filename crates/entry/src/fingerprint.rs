@@ -71,6 +71,9 @@ pub struct Fingerprint(pub [u8; 16]);
 
 impl Fingerprint {
     pub const ANONYMOUS: Fingerprint = Fingerprint([0; 16]);
+    /// Entries received from peers. Matches no token (nor the anonymous caller), so every
+    /// requester revalidates such an entry with GitHub before it is served as a `HIT`.
+    pub const PEER: Fingerprint = Fingerprint([0xff; 16]);
 }
 
 impl fmt::Debug for Fingerprint {

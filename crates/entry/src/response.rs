@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever the encoding changes; older records decode as errors (treated as misses).
+/// Shared envelopes embed this record: bump `ENVELOPE_VERSION` with it (docs/FORMAT.md).
 pub const FORMAT_VERSION: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
