@@ -42,8 +42,13 @@ impl Target {
             );
         }
         // No eviction bound: an admin command must not evict on its own.
-        let store = store::Store::open(&dir, 16 << 20, u64::MAX)
-            .with_context(|| format!("no daemon answers at {}; opening {} directly", socket.display(), dir.display()))?;
+        let store = store::Store::open(&dir, 16 << 20, u64::MAX).with_context(|| {
+            format!(
+                "no daemon answers at {}; opening {} directly",
+                socket.display(),
+                dir.display()
+            )
+        })?;
         Ok(Reached::Offline(store, dir))
     }
 }
@@ -61,7 +66,8 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
     match args.target.reach().await? {
         Reached::Daemon(socket) => {
             let body = request(&socket, hyper::Method::GET, "/_cache/stats", Bytes::new()).await?;
-            let v: serde_json::Value = serde_json::from_slice(&body).context("the daemon answered with invalid JSON")?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&body).context("the daemon answered with invalid JSON")?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -86,7 +92,11 @@ pub async fn stats(args: StatsArgs) -> anyhow::Result<()> {
                 println!("entries   {} ({} on disk)", s.disk.entries, human_bytes(s.disk.bytes));
                 if let Some((oldest, newest)) = range {
                     let now = now_ms();
-                    println!("fetched   oldest {} ago, newest {} ago", human_age(now, oldest), human_age(now, newest));
+                    println!(
+                        "fetched   oldest {} ago, newest {} ago",
+                        human_age(now, oldest),
+                        human_age(now, newest)
+                    );
                 }
             }
         }
@@ -99,7 +109,12 @@ fn daemon_table(socket: &std::path::Path, v: &serde_json::Value) -> String {
     let n = |k: &str| v[k].as_u64().unwrap_or(0);
     let mut out = String::new();
     let _ = writeln!(out, "gh-p2p-cache daemon at {}", socket.display());
-    let _ = writeln!(out, "requests      {:>8}   served from cache {:.1} %", n("total_requests"), v["hit_rate"].as_f64().unwrap_or(0.0) * 100.0);
+    let _ = writeln!(
+        out,
+        "requests      {:>8}   served from cache {:.1} %",
+        n("total_requests"),
+        v["hit_rate"].as_f64().unwrap_or(0.0) * 100.0
+    );
     for (label, key) in [
         ("HIT", "cache_hits"),
         ("REVALIDATED", "revalidated"),
@@ -121,7 +136,14 @@ fn daemon_table(socket: &std::path::Path, v: &serde_json::Value) -> String {
     let _ = writeln!(out, "bytes saved   {:>8}", human_bytes(n("bytes_saved")));
     let l = &v["latency_ms"];
     let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
-    let _ = writeln!(out, "latency ms    p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}", ms("p50"), ms("p90"), ms("p99"), ms("max"));
+    let _ = writeln!(
+        out,
+        "latency ms    p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+        ms("p50"),
+        ms("p90"),
+        ms("p99"),
+        ms("max")
+    );
     let st = &v["store"];
     let sn = |k: &str| st[k].as_u64().unwrap_or(0);
     let _ = writeln!(
@@ -162,7 +184,10 @@ pub async fn invalidate(args: InvalidateArgs) -> anyhow::Result<()> {
             let n = store
                 .remove_where(move |k, _| match (&key, &prefix) {
                     (Some(key), _) => k == key || k.split(" accept=").next() == Some(key.as_str()),
-                    (_, Some(p)) => k.starts_with(p.as_str()) || k.split_once(' ').is_some_and(|(_, rest)| rest.starts_with(p.as_str())),
+                    (_, Some(p)) => {
+                        k.starts_with(p.as_str())
+                            || k.split_once(' ').is_some_and(|(_, rest)| rest.starts_with(p.as_str()))
+                    }
                     _ => false,
                 })
                 .await;
@@ -186,7 +211,13 @@ pub async fn clean(args: CleanArgs) -> anyhow::Result<()> {
     let age = parse_duration(&args.older_than).context("--older-than")?;
     let removed = match args.target.reach().await? {
         Reached::Daemon(socket) => {
-            post_count(&socket, "/_cache/clean", serde_json::json!({ "older_than_secs": age.as_secs() }), "removed").await?
+            post_count(
+                &socket,
+                "/_cache/clean",
+                serde_json::json!({ "older_than_secs": age.as_secs() }),
+                "removed",
+            )
+            .await?
         }
         Reached::Offline(store, _) => {
             let cutoff = now_ms().saturating_sub(age.as_millis() as u64);
@@ -215,11 +246,16 @@ pub async fn clear(args: ClearArgs) -> anyhow::Result<()> {
 async fn post_count(socket: &std::path::Path, path: &str, body: serde_json::Value, field: &str) -> anyhow::Result<u64> {
     let answer = request(socket, hyper::Method::POST, path, Bytes::from(body.to_string())).await?;
     let v: serde_json::Value = serde_json::from_slice(&answer).context("the daemon answered with invalid JSON")?;
-    v[field].as_u64().with_context(|| format!("the daemon's answer lacks {field:?}: {v}"))
+    v[field]
+        .as_u64()
+        .with_context(|| format!("the daemon's answer lacks {field:?}: {v}"))
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub fn human_bytes(n: u64) -> String {
@@ -230,7 +266,11 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[i]) }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
 }
 
 fn human_age(now: u64, then: u64) -> String {
@@ -253,7 +293,8 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
         assert_eq!(human_age(10_000_000, 10_000_000 - 90_000), "90 s");
-        assert_eq!(human_age(10_000_000, 10_000_000 - 3 * 3_600_000), "180 min");
+        assert_eq!(human_age(100_000_000, 100_000_000 - 3 * 3_600_000), "3 h");
+        assert_eq!(human_age(100_000_000, 100_000_000 - 1_800_000), "30 min");
         assert_eq!(human_age(1_000_000_000, 0), "11 d");
     }
 }

@@ -73,6 +73,8 @@ fn admin_verbs_without_a_daemon_say_how_to_start_one() {
             .args(verb)
             .arg("--socket")
             .arg(dir.path().join("none.sock"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("none"))
             .output()
             .unwrap();
         assert!(!out.status.success());

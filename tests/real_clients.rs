@@ -100,7 +100,7 @@ async fn run(cmd: &mut Command) -> String {
 
 async fn daemon_stats(d: &Daemon) -> serde_json::Value {
     let out = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
-        .arg("stats")
+        .args(["stats", "--json"])
         .arg("--socket")
         .arg(&d.socket))
     .await;
@@ -199,7 +199,39 @@ async fn curl_through_the_socket_and_a_restart_keeps_entries() {
     let c = run(&mut curl(&d.socket)).await.to_ascii_lowercase();
     assert!(c.contains("x-cache: hit"), "served from disk after restart: {c}");
     assert_eq!(sim.stats().count("GET /repos/{owner}/{repo}/issues/{number}"), 1);
+    let table = run(Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .arg("stats")
+        .arg("--socket")
+        .arg(&d.socket))
+    .await;
+    assert!(
+        table.contains("HIT") && table.contains("served from cache 100.0 %"),
+        "{table}"
+    );
     d.stop().await;
+
+    // The admin verbs work on the cache directory when no daemon runs.
+    let admin = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"));
+        c.args(args)
+            .arg("--socket")
+            .arg(dir.path().join("gone.sock"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"));
+        c
+    };
+    let stats: serde_json::Value = serde_json::from_str(&run(&mut admin(&["stats", "--json"])).await).unwrap();
+    assert_eq!(
+        (stats["daemon"].as_bool(), stats["disk_entries"].as_u64()),
+        (Some(false), Some(1)),
+        "{stats}"
+    );
+    let kept = run(&mut admin(&["clean", "--older-than", "1h"])).await;
+    assert!(kept.starts_with("removed 0 entries"), "{kept}");
+    let gone = run(&mut admin(&["clean", "--older-than", "0s"])).await;
+    assert!(gone.starts_with("removed 1 entries"), "{gone}");
+    let stats: serde_json::Value = serde_json::from_str(&run(&mut admin(&["stats", "--json"])).await).unwrap();
+    assert_eq!(stats["disk_entries"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,12 +57,10 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
             _,
             "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/invalidate" | "/_cache/clean"
             | "/_cache/clear" | "/_cache/finish",
-        ) => {
-            github_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("method {method} not allowed on {path}; known: {KNOWN}"),
-            )
-        }
+        ) => github_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("method {method} not allowed on {path}; known: {KNOWN}"),
+        ),
         _ => github_error(
             StatusCode::NOT_FOUND,
             &format!("unknown control endpoint {path}; known: {KNOWN}"),
@@ -88,11 +86,17 @@ async fn invalidate(state: &Arc<State>, uri: &Uri, body: Body) -> Response {
     let removed = match (req.key.as_deref(), req.prefix.as_deref()) {
         (Some(k), None) if !k.is_empty() => {
             let k = k.to_owned();
-            state.store.remove_where(move |key, _| key == k || key_request_line(key) == k).await
+            state
+                .store
+                .remove_where(move |key, _| key == k || key_request_line(key) == k)
+                .await
         }
         (None, Some(p)) if !p.is_empty() => {
             let p = p.to_owned();
-            state.store.remove_where(move |key, _| key.starts_with(&p) || key_path(key).starts_with(&p)).await
+            state
+                .store
+                .remove_where(move |key, _| key.starts_with(&p) || key_path(key).starts_with(&p))
+                .await
         }
         _ => {
             return github_error(
@@ -119,10 +123,21 @@ async fn clean(state: &Arc<State>, body: Body) -> Response {
     };
     let req: CleanRequest = match serde_json::from_slice(&bytes) {
         Ok(r) => r,
-        Err(e) => return github_error(StatusCode::BAD_REQUEST, &format!("clean body is not {{\"older_than_secs\": N}}: {e}")),
+        Err(e) => {
+            return github_error(
+                StatusCode::BAD_REQUEST,
+                &format!("clean body is not {{\"older_than_secs\": N}}: {e}"),
+            );
+        }
     };
-    let cutoff = state.clock.now_ms().saturating_sub(req.older_than_secs.saturating_mul(1000));
-    let removed = state.store.remove_where(move |_, entry| entry.fetched_at_ms < cutoff).await;
+    let cutoff = state
+        .clock
+        .now_ms()
+        .saturating_sub(req.older_than_secs.saturating_mul(1000));
+    let removed = state
+        .store
+        .remove_where(move |_, entry| entry.fetched_at_ms < cutoff)
+        .await;
     Json(serde_json::json!({ "removed": removed })).into_response()
 }
 
