@@ -134,6 +134,15 @@ impl DiskTier {
         }
     }
 
+    /// Like [`Tier::put`], but waits for room in the write queue instead of dropping the write:
+    /// for bulk loads (imports), which must not lose entries. Blocks; call off async threads.
+    pub fn put_wait(&self, key: &str, value: &StoredResponse) -> Result<(), StoreError> {
+        let guard = self.tx.lock().expect("disk sender lock");
+        let tx = guard.as_ref().ok_or(StoreError::WriterGone)?.clone();
+        drop(guard);
+        tx.send(Op::Put(key.to_owned(), value.encode())).map_err(|_| StoreError::WriterGone)
+    }
+
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(disk_err)?;
         let table = match txn.open_table(META) {

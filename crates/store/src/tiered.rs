@@ -77,6 +77,47 @@ impl Store {
         }
     }
 
+    /// Stores without ever dropping the disk write (waits for queue room): bulk imports.
+    /// Blocks; call it off the async threads.
+    pub fn put_blocking(&self, key: &str, value: Arc<StoredResponse>) {
+        if let Some(disk) = &self.disk
+            && let Err(e) = disk.put_wait(key, &value)
+        {
+            self.failed("put", &e);
+        }
+        let _ = self.memory.put(key, value);
+    }
+
+    /// Waits until every accepted write is durable. Blocks; call it off the async threads.
+    pub fn flush_blocking(&self) {
+        if let Some(disk) = &self.disk
+            && let Err(e) = disk.flush()
+        {
+            self.failed("flush", &e);
+        }
+    }
+
+    /// Visits every entry: the disk tier when there is one (it holds everything the memory
+    /// tier does once flushed), else the memory tier. Blocks; call it off the async threads.
+    pub fn scan_blocking(&self, visit: &mut dyn FnMut(&str, &StoredResponse)) {
+        match &self.disk {
+            Some(disk) => {
+                if let Err(e) = disk.scan(visit) {
+                    self.failed("scan", &e);
+                }
+            }
+            None => self.memory.scan(visit),
+        }
+    }
+
+    /// Looks up one key without promoting it (blocking; for bulk imports).
+    pub fn get_blocking(&self, key: &str) -> Option<Arc<StoredResponse>> {
+        if let Ok(Some(hit)) = self.memory.get(key) {
+            return Some(hit);
+        }
+        self.disk.as_ref().and_then(|d| d.get(key).ok().flatten())
+    }
+
     pub fn remove(&self, key: &str) {
         let _ = self.memory.remove(key);
         if let Some(disk) = &self.disk

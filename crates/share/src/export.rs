@@ -1,0 +1,90 @@
+//! Export: store → scrub → seal → snapshot.
+
+use crate::Progress;
+use bytes::Bytes;
+use entry::{CacheKey, Keys, Scrubber, SharedEntry, StoredResponse};
+use ipfs::{EntryMeta, Manifest, ManifestEntry, SnapshotWriter};
+use std::io::Write;
+use store::Store;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    pub entries: u64,
+    /// Entries left out because, sealed, they would exceed the 1 MiB block limit.
+    pub too_large: u64,
+    /// Entries whose body or headers had secrets redacted.
+    pub scrubbed: u64,
+    pub bytes: u64,
+    /// The manifest root: what to pin and announce.
+    pub root: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write the snapshot: {0} (the output is incomplete; delete it)")]
+    Write(#[from] ipfs::WriteError),
+}
+
+/// Seals every stored entry and writes a snapshot to `out`.
+pub fn export(
+    store: &Store,
+    keys: &Keys,
+    scrubber: &Scrubber,
+    out: impl Write,
+    created_ms: u64,
+    progress: Progress<'_>,
+) -> Result<ExportReport, ExportError> {
+    let mut stored: Vec<(String, StoredResponse)> = Vec::new();
+    // Everything accepted so far, including writes still queued for the disk.
+    store.flush_blocking();
+    store.scan_blocking(&mut |k, v| stored.push((k.to_owned(), v.clone())));
+    let total = stored.len() as u64;
+    let mut report = ExportReport::default();
+    let key_id = keys.key_id().to_string();
+    // Sealed envelopes are held until the manifest (which lists them all) is written first.
+    let mut sealed: Vec<Bytes> = Vec::with_capacity(stored.len());
+    let mut manifest = Manifest { created_ms, entries: Vec::with_capacity(stored.len()) };
+    for (i, (key, mut response)) in stored.into_iter().enumerate() {
+        if scrub(scrubber, &mut response) {
+            report.scrubbed += 1;
+        }
+        let expires_ms = response.fetched_at_ms + u64::from(response.ttl_secs) * 1000;
+        let shared = SharedEntry::new(&CacheKey::from_stored(key), response);
+        match entry::seal(keys, &shared) {
+            Ok(s) => {
+                manifest.entries.push(ManifestEntry {
+                    cid: s.cid,
+                    size: s.envelope.len() as u64,
+                    meta: EntryMeta { key_id: Some(key_id.clone()), expires_ms: Some(expires_ms) },
+                });
+                report.bytes += s.envelope.len() as u64;
+                sealed.push(s.envelope);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "entry left out of the snapshot");
+                report.too_large += 1;
+            }
+        }
+        progress(i as u64 + 1, total);
+    }
+    let mut writer = SnapshotWriter::new(out, &manifest)?;
+    report.root = writer.root().to_string();
+    for envelope in &sealed {
+        writer.write_envelope(envelope)?;
+    }
+    writer.finish()?;
+    report.entries = sealed.len() as u64;
+    Ok(report)
+}
+
+/// Redacts secrets from the body and headers; true if anything changed.
+fn scrub(scrubber: &Scrubber, response: &mut StoredResponse) -> bool {
+    let mut changed = false;
+    if let std::borrow::Cow::Owned(clean) = scrubber.scrub(&response.body) {
+        response.body = Bytes::from(clean);
+        changed = true;
+    }
+    let before = response.headers.clone();
+    scrubber.scrub_headers(&mut response.headers);
+    changed || before != response.headers
+}

@@ -1,0 +1,88 @@
+//! Import: snapshot → verify → open → keep the newer version → store.
+
+use crate::Progress;
+use entry::{Keys, OpenError, SharedEntry, cmp_recency};
+use std::cmp::Ordering;
+use std::io::Read;
+use std::sync::Arc;
+use store::Store;
+
+/// What an import did. Every envelope lands in exactly one bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Stored (new keys, or newer than the stored version).
+    pub imported: u64,
+    /// Valid, but the store already held the same or a newer version.
+    pub kept_local: u64,
+    /// Sealed under another secret or scope.
+    pub foreign: u64,
+    /// Failed the AEAD check or decoded badly: tampered or corrupt.
+    pub rejected: u64,
+    /// Blocks whose bytes did not match their CID (or their listed size); skipped.
+    pub bad_blocks: u64,
+    /// Listed in the manifest but never read intact.
+    pub missing: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Snapshot(#[from] ipfs::SnapshotError),
+    /// Reading stopped part way; `report` says what was imported before (all of it valid).
+    #[error("{error}; {} entries were imported before it and are kept", report.imported)]
+    Stopped { error: ipfs::SnapshotError, report: ImportReport },
+}
+
+/// Reads a snapshot into `store`. Never half-applies an entry: each is verified whole before
+/// it is stored, and a fatal error keeps what was imported before it.
+pub fn import(store: &Store, keys: &Keys, input: impl Read, progress: Progress<'_>) -> Result<ImportReport, ImportError> {
+    let (manifest, envelopes) = ipfs::read_snapshot(input)?;
+    let total = manifest.entries.len() as u64;
+    let mut report = ImportReport::default();
+    let mut done = 0;
+    for item in envelopes {
+        done += 1;
+        let envelope = match item {
+            Ok(env) => env,
+            Err(e) if e.is_skippable() => {
+                tracing::warn!(error = %e, "skipping a bad block");
+                report.bad_blocks += 1;
+                continue;
+            }
+            Err(ipfs::SnapshotError::Incomplete { missing, .. }) => {
+                report.missing = missing as u64;
+                break;
+            }
+            Err(error) => return Err(ImportError::Stopped { error, report }),
+        };
+        match entry::open(keys, &envelope.data) {
+            Ok(received) => {
+                if keep(store, received) {
+                    report.imported += 1;
+                } else {
+                    report.kept_local += 1;
+                }
+            }
+            Err(OpenError::ForeignKey { .. }) => report.foreign += 1,
+            Err(e) => {
+                tracing::warn!(cid = %envelope.cid, error = %e, "rejecting an envelope");
+                report.rejected += 1;
+            }
+        }
+        progress(done.min(total), total);
+    }
+    progress(total, total);
+    Ok(report)
+}
+
+/// Stores `received` unless the store holds the same or a newer version of its key.
+fn keep(store: &Store, received: SharedEntry) -> bool {
+    if let Some(local) = store.get_blocking(&received.key) {
+        let local = SharedEntry::new(&entry::CacheKey::from_stored(received.key.clone()), (*local).clone());
+        if local.validation == received.validation || cmp_recency(&received, &local) != Ordering::Greater {
+            return false;
+        }
+    }
+    store.put_blocking(&received.key, Arc::new(received.response));
+    true
+}
