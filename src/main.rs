@@ -5,6 +5,7 @@ mod admin;
 mod client;
 mod serve;
 mod settings;
+mod snapshots;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +35,10 @@ enum Command {
     Clean(admin::CleanArgs),
     /// Remove every entry.
     Clear(admin::ClearArgs),
+    /// Write the cache as a snapshot: scrubbed, sealed, content-addressed, a CAR v1 file.
+    Export(snapshots::ExportArgs),
+    /// Load a snapshot into the cache, verifying every block; the newer version of a key wins.
+    Import(snapshots::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +58,8 @@ fn main() -> ExitCode {
             Command::Invalidate(args) => admin::invalidate(args).await,
             Command::Clean(args) => admin::clean(args).await,
             Command::Clear(args) => admin::clear(args).await,
+            Command::Export(args) => snapshots::export(args).await,
+            Command::Import(args) => snapshots::import(args).await,
         }
     });
     match result {

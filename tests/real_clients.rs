@@ -3,7 +3,7 @@
 //! in front of the simulator. `scripts/test` installs the clients; a missing one fails here
 //! with the step that installs it.
 
-use ghsim::{Sim, SimConfig, SimHandle, TOKEN_ALICE, TOKEN_BOB};
+use ghsim::{Sim, SimConfig, SimHandle, TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -323,6 +323,93 @@ async fn pygithub_paginates_through_the_tcp_base_url() {
         sim.stats().count("GET /repos/{owner}/{repo}/issues"),
         8,
         "pages fetched again after invalidation"
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for_free() {
+    require("curl", "apt-get install curl");
+    let sim = sim().await;
+    let first = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&sim.base_url, first.path()).await;
+    let curl = |socket: &Path, token: &str, path: &str| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
+            "-H",
+            &format!("Authorization: token {token}"),
+            &format!("http://api.github.com{path}"),
+        ]);
+        c
+    };
+    for path in [
+        "/repos/octo/hello/issues/1",
+        "/repos/octo/hello/issues?per_page=5",
+        "/users/octocat",
+    ] {
+        run(&mut curl(&d.socket, TOKEN_ALICE, path)).await;
+    }
+    d.stop().await;
+
+    let car = first.path().join("snap.car");
+    let cli = |args: &[&str], dir: &Path, secret: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"));
+        c.args(args)
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .env("GH_P2P_CACHE_SECRET", secret)
+            .env("GH_P2P_CACHE_SCOPE", "octo/hello");
+        c
+    };
+    let out = run(&mut cli(
+        &["export", car.to_str().unwrap()],
+        first.path(),
+        "fleet secret",
+    ))
+    .await;
+    assert!(out.starts_with("exported 3 entries"), "{out}");
+    // The IPFS project's own tool accepts the file and every block's hash.
+    let tool = Path::new(REPO_ROOT).join("crates/ipfs/tests/js/node_modules/.bin/ipfs-car");
+    assert!(
+        tool.exists(),
+        "ipfs-car missing: run ./scripts/test (npm ci --prefix crates/ipfs/tests/js)"
+    );
+    let blocks = run(Command::new(&tool).arg("blocks").arg(&car)).await;
+    assert_eq!(blocks.lines().count(), 4, "a manifest and three envelopes: {blocks}");
+
+    let second = tempfile::tempdir().unwrap();
+    let wrong = run(&mut cli(
+        &["import", car.to_str().unwrap()],
+        second.path(),
+        "another secret",
+    ))
+    .await;
+    assert!(
+        wrong.starts_with("imported 0 entries") && wrong.contains("3 sealed with another secret"),
+        "{wrong}"
+    );
+    let right = run(&mut cli(
+        &["import", car.to_str().unwrap()],
+        second.path(),
+        "fleet secret",
+    ))
+    .await;
+    assert!(right.starts_with("imported 3 entries"), "{right}");
+
+    let before = sim.stats();
+    let d = Daemon::start(&sim.base_url, second.path()).await;
+    let r = run(&mut curl(&d.socket, TOKEN_CAROL, "/repos/octo/hello/issues/1"))
+        .await
+        .to_ascii_lowercase();
+    assert!(
+        r.contains("x-cache: revalidated"),
+        "a received entry is confirmed by GitHub first: {r}"
+    );
+    let after = sim.stats();
+    assert_eq!(
+        after.units_total(),
+        before.units_total(),
+        "and the confirmation was a free 304"
     );
     d.stop().await;
 }

@@ -43,7 +43,10 @@ pub fn export(
     let key_id = keys.key_id().to_string();
     // Sealed envelopes are held until the manifest (which lists them all) is written first.
     let mut sealed: Vec<Bytes> = Vec::with_capacity(stored.len());
-    let mut manifest = Manifest { created_ms, entries: Vec::with_capacity(stored.len()) };
+    let mut manifest = Manifest {
+        created_ms,
+        entries: Vec::with_capacity(stored.len()),
+    };
     for (i, (key, mut response)) in stored.into_iter().enumerate() {
         if scrub(scrubber, &mut response) {
             report.scrubbed += 1;
@@ -55,7 +58,10 @@ pub fn export(
                 manifest.entries.push(ManifestEntry {
                     cid: s.cid,
                     size: s.envelope.len() as u64,
-                    meta: EntryMeta { key_id: Some(key_id.clone()), expires_ms: Some(expires_ms) },
+                    meta: EntryMeta {
+                        key_id: Some(key_id.clone()),
+                        expires_ms: Some(expires_ms),
+                    },
                 });
                 report.bytes += s.envelope.len() as u64;
                 sealed.push(s.envelope);

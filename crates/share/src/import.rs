@@ -30,12 +30,20 @@ pub enum ImportError {
     Snapshot(#[from] ipfs::SnapshotError),
     /// Reading stopped part way; `report` says what was imported before (all of it valid).
     #[error("{error}; {} entries were imported before it and are kept", report.imported)]
-    Stopped { error: ipfs::SnapshotError, report: ImportReport },
+    Stopped {
+        error: ipfs::SnapshotError,
+        report: ImportReport,
+    },
 }
 
 /// Reads a snapshot into `store`. Never half-applies an entry: each is verified whole before
 /// it is stored, and a fatal error keeps what was imported before it.
-pub fn import(store: &Store, keys: &Keys, input: impl Read, progress: Progress<'_>) -> Result<ImportReport, ImportError> {
+pub fn import(
+    store: &Store,
+    keys: &Keys,
+    input: impl Read,
+    progress: Progress<'_>,
+) -> Result<ImportReport, ImportError> {
     let (manifest, envelopes) = ipfs::read_snapshot(input)?;
     let total = manifest.entries.len() as u64;
     let mut report = ImportReport::default();

@@ -15,7 +15,10 @@ fn keys(secret: &str) -> Keys {
 fn response(body: &str, fetched_at_ms: u64) -> Arc<StoredResponse> {
     Arc::new(StoredResponse {
         status: 200,
-        headers: vec![("content-type".into(), "application/json".into()), ("etag".into(), "W/\"x\"".into())],
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("etag".into(), "W/\"x\"".into()),
+        ],
         body: Bytes::from(body.to_owned()),
         fetched_at_ms,
         ttl_secs: 300,
@@ -31,8 +34,14 @@ fn response(body: &str, fetched_at_ms: u64) -> Arc<StoredResponse> {
 fn filled(dir: &std::path::Path, n: usize) -> Store {
     let store = Store::open(dir, 1 << 24, 1 << 30).unwrap();
     for i in 0..n {
-        let body = format!(r#"{{"id":{i},"updated_at":"2026-01-01T00:00:{:02}Z","title":"issue {i}"}}"#, i % 60);
-        store.put(&format!("GET /repos/octo/hello/issues/{i} accept=*/*"), response(&body, 1_000 + i as u64));
+        let body = format!(
+            r#"{{"id":{i},"updated_at":"2026-01-01T00:00:{:02}Z","title":"issue {i}"}}"#,
+            i % 60
+        );
+        store.put(
+            &format!("GET /repos/octo/hello/issues/{i} accept=*/*"),
+            response(&body, 1_000 + i as u64),
+        );
     }
     store
 }
@@ -47,23 +56,43 @@ fn export_to_vec(store: &Store, keys: &Keys) -> (Vec<u8>, share::ExportReport) {
 async fn round_trip_marks_entries_as_received_and_scrubs_secrets() {
     let a = tempfile::tempdir().unwrap();
     let store = filled(a.path(), 50);
-    store.put("GET /user accept=*/*", response(r#"{"leak":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}"#, 5));
+    store.put(
+        "GET /user accept=*/*",
+        response(r#"{"leak":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}"#, 5),
+    );
     store.flush().await;
     let k = keys("fleet secret");
     let (car, out) = export_to_vec(&store, &k);
     assert_eq!((out.entries, out.scrubbed, out.too_large), (51, 1, 0));
-    assert!(!String::from_utf8_lossy(&car).contains("issue 7"), "bodies are encrypted");
+    assert!(
+        !String::from_utf8_lossy(&car).contains("issue 7"),
+        "bodies are encrypted"
+    );
 
     let b = tempfile::tempdir().unwrap();
     let fresh = Store::open(b.path(), 1 << 24, 1 << 30).unwrap();
     let report = import(&fresh, &k, &car[..], &mut |_, _| {}).unwrap();
-    assert_eq!((report.imported, report.rejected, report.foreign, report.bad_blocks), (51, 0, 0, 0));
+    assert_eq!(
+        (report.imported, report.rejected, report.foreign, report.bad_blocks),
+        (51, 0, 0, 0)
+    );
     let got = fresh.get("GET /repos/octo/hello/issues/7 accept=*/*").await.unwrap();
     let original = store.get("GET /repos/octo/hello/issues/7 accept=*/*").await.unwrap();
-    assert_eq!((&got.body, got.fetched_at_ms, &got.tags), (&original.body, original.fetched_at_ms, &original.tags));
-    assert_eq!(got.token_fp, Fingerprint::PEER, "received entries are revalidated before serving");
+    assert_eq!(
+        (&got.body, got.fetched_at_ms, &got.tags),
+        (&original.body, original.fetched_at_ms, &original.tags)
+    );
+    assert_eq!(
+        got.token_fp,
+        Fingerprint::PEER,
+        "received entries are revalidated before serving"
+    );
     let user = fresh.get("GET /user accept=*/*").await.unwrap();
-    assert!(!String::from_utf8_lossy(&user.body).contains("ghp_abcdef"), "{:?}", user.body);
+    assert!(
+        !String::from_utf8_lossy(&user.body).contains("ghp_abcdef"),
+        "{:?}",
+        user.body
+    );
 
     // Importing the same snapshot again changes nothing.
     let again = import(&fresh, &k, &car[..], &mut |_, _| {}).unwrap();
@@ -135,7 +164,11 @@ async fn the_newer_version_wins_either_way() {
     let (new_car, _) = export_to_vec(&new_store, &k);
 
     let r = import(&new_store, &k, &old_car[..], &mut |_, _| {}).unwrap();
-    assert_eq!((r.imported, r.kept_local), (0, 1), "an older copy does not replace a newer one");
+    assert_eq!(
+        (r.imported, r.kept_local),
+        (0, 1),
+        "an older copy does not replace a newer one"
+    );
     let r = import(&old_store, &k, &new_car[..], &mut |_, _| {}).unwrap();
     assert_eq!(r.imported, 1);
     assert!(String::from_utf8_lossy(&old_store.get(key).await.unwrap().body).contains("2026-02"));

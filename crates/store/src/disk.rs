@@ -140,7 +140,8 @@ impl DiskTier {
         let guard = self.tx.lock().expect("disk sender lock");
         let tx = guard.as_ref().ok_or(StoreError::WriterGone)?.clone();
         drop(guard);
-        tx.send(Op::Put(key.to_owned(), value.encode())).map_err(|_| StoreError::WriterGone)
+        tx.send(Op::Put(key.to_owned(), value.encode()))
+            .map_err(|_| StoreError::WriterGone)
     }
 
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
