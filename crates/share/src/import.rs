@@ -61,7 +61,7 @@ pub fn import(
                 report.missing = missing as u64;
                 break;
             }
-            Err(error) => return Err(ImportError::Stopped { error, report }),
+            Err(error) => return Err(ImportError::Stopped { error: Box::new(error), report }),
         };
         match entry::open(keys, &envelope.data) {
             Ok(received) => {
