@@ -27,13 +27,19 @@ pub struct ImportReport {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{0}")]
-    Snapshot(#[from] ipfs::SnapshotError),
+    Snapshot(Box<ipfs::SnapshotError>),
     /// Reading stopped part way; `report` says what was imported before (all of it valid).
     #[error("{error}; {} entries were imported before it and are kept", report.imported)]
     Stopped {
-        error: ipfs::SnapshotError,
+        error: Box<ipfs::SnapshotError>,
         report: ImportReport,
     },
+}
+
+impl From<ipfs::SnapshotError> for ImportError {
+    fn from(e: ipfs::SnapshotError) -> Self {
+        ImportError::Snapshot(Box::new(e))
+    }
 }
 
 /// Reads a snapshot into `store`. Never half-applies an entry: each is verified whole before
@@ -61,7 +67,12 @@ pub fn import(
                 report.missing = missing as u64;
                 break;
             }
-            Err(error) => return Err(ImportError::Stopped { error: Box::new(error), report }),
+            Err(error) => {
+                return Err(ImportError::Stopped {
+                    error: Box::new(error),
+                    report,
+                });
+            }
         };
         match entry::open(keys, &envelope.data) {
             Ok(received) => {
