@@ -4,13 +4,14 @@
 //! `cargo xtask bench` measures cache-hit latency and throughput of our daemon side by side with
 //! the simulator called directly and with nginx's `proxy_cache`, and the rate-limit units a
 //! "CI day" workload costs under four caching models, then writes the figures to
-//! `BENCHMARKS.md` (`--only hits|workload` runs one).
+//! `BENCHMARKS.md`, and times snapshot export and import (`--only hits|workload|snapshot` runs one).
 
 mod bench;
 mod load;
 mod nginx;
 mod procs;
 mod report;
+mod snapshot_bench;
 mod workload;
 
 use clap::{Parser, Subcommand};
@@ -44,7 +45,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
     /// Which benchmarks to run; all by default.
-    #[arg(long, value_parser = ["hits", "workload"])]
+    #[arg(long, value_parser = ["hits", "workload", "snapshot"])]
     pub only: Option<String>,
     /// Markdown file whose benchmark sections are replaced [default: BENCHMARKS.md at the
     /// workspace root].
@@ -57,11 +58,15 @@ fn run_benches(args: &BenchArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| procs::workspace_root().join("BENCHMARKS.md"));
-    if args.only.as_deref() != Some("workload") {
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|only| only == name);
+    if wanted("hits") {
         bench::run(args)?;
     }
-    if args.only.as_deref() != Some("hits") {
+    if wanted("workload") {
         workload::run(&out)?;
+    }
+    if wanted("snapshot") {
+        snapshot_bench::run(&out)?;
     }
     Ok(())
 }

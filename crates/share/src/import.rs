@@ -43,7 +43,8 @@ impl From<ipfs::SnapshotError> for ImportError {
 }
 
 /// Reads a snapshot into `store`. Never half-applies an entry: each is verified whole before
-/// it is stored, and a fatal error keeps what was imported before it.
+/// it is stored, and a fatal error keeps what was imported before it. Everything imported is
+/// durable when it returns.
 pub fn import(
     store: &Store,
     keys: &Keys,
@@ -54,6 +55,7 @@ pub fn import(
     let total = manifest.entries.len() as u64;
     let mut report = ImportReport::default();
     let mut done = 0;
+    let mut batch: Vec<SharedEntry> = Vec::with_capacity(BATCH);
     for item in envelopes {
         done += 1;
         let envelope = match item {
@@ -68,6 +70,8 @@ pub fn import(
                 break;
             }
             Err(error) => {
+                keep_newer(store, &mut batch, &mut report);
+                store.flush_blocking();
                 return Err(ImportError::Stopped {
                     error: Box::new(error),
                     report,
@@ -76,10 +80,9 @@ pub fn import(
         };
         match entry::open(keys, &envelope.data) {
             Ok(received) => {
-                if keep(store, received) {
-                    report.imported += 1;
-                } else {
-                    report.kept_local += 1;
+                batch.push(received);
+                if batch.len() == BATCH {
+                    keep_newer(store, &mut batch, &mut report);
                 }
             }
             Err(OpenError::ForeignKey { .. }) => report.foreign += 1,
@@ -90,18 +93,29 @@ pub fn import(
         }
         progress(done.min(total), total);
     }
+    keep_newer(store, &mut batch, &mut report);
+    // Durable when this returns: the caller may start serving from the store at once.
+    store.flush_blocking();
     progress(total, total);
     Ok(report)
 }
 
-/// Stores `received` unless the store holds the same or a newer version of its key.
-fn keep(store: &Store, received: SharedEntry) -> bool {
-    if let Some(local) = store.get_blocking(&received.key) {
-        let local = SharedEntry::new(&entry::CacheKey::from_stored(received.key.clone()), (*local).clone());
-        if local.validation == received.validation || cmp_recency(&received, &local) != Ordering::Greater {
-            return false;
+/// Entries looked up and stored together (one read transaction per batch).
+const BATCH: usize = 1024;
+
+/// Stores each received entry unless the store holds the same or a newer version of its key.
+fn keep_newer(store: &Store, batch: &mut Vec<SharedEntry>, report: &mut ImportReport) {
+    let keys: Vec<&str> = batch.iter().map(|e| e.key.as_str()).collect();
+    let local = store.get_many_blocking(&keys);
+    for (received, local) in batch.drain(..).zip(local) {
+        if let Some(local) = local {
+            let local = SharedEntry::new(&entry::CacheKey::from_stored(received.key.clone()), (*local).clone());
+            if local.validation == received.validation || cmp_recency(&received, &local) != Ordering::Greater {
+                report.kept_local += 1;
+                continue;
+            }
         }
+        store.put_blocking(&received.key, Arc::new(received.response));
+        report.imported += 1;
     }
-    store.put_blocking(&received.key, Arc::new(received.response));
-    true
 }

@@ -27,7 +27,7 @@ const SEQ_KEY: &str = "next_seq";
 const BYTES_KEY: &str = "total_bytes";
 pub const DB_FILE: &str = "cache.redb";
 const QUEUE: usize = 4096;
-const BATCH: usize = 512;
+const BATCH: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -170,6 +170,22 @@ impl DiskTier {
         let mut out = Vec::new();
         for row in table.iter().map_err(disk_err)? {
             out.push(row.map_err(disk_err)?.0.value().to_owned());
+        }
+        Ok(out)
+    }
+
+    /// Looks up many keys in one read transaction (bulk imports); unreadable records are misses.
+    pub fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<StoredResponse>>, StoreError> {
+        let txn = self.db.begin_read().map_err(disk_err)?;
+        let table = match txn.open_table(ENTRIES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(keys.iter().map(|_| None).collect()),
+            Err(e) => return Err(disk_err(e)),
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let found = table.get(*key).map_err(disk_err)?;
+            out.push(found.and_then(|raw| StoredResponse::decode(raw.value().get(8..).unwrap_or_default()).ok()));
         }
         Ok(out)
     }

@@ -78,14 +78,46 @@ impl Store {
     }
 
     /// Stores without ever dropping the disk write (waits for queue room): bulk imports.
-    /// Blocks; call it off the async threads.
+    /// With a disk tier the entry goes to disk only (reads promote it to memory later), so a
+    /// bulk load does not churn the memory tier. Blocks; call it off the async threads.
     pub fn put_blocking(&self, key: &str, value: Arc<StoredResponse>) {
-        if let Some(disk) = &self.disk
-            && let Err(e) = disk.put_wait(key, &value)
-        {
-            self.failed("put", &e);
+        match &self.disk {
+            Some(disk) => {
+                if let Err(e) = disk.put_wait(key, &value) {
+                    self.failed("put", &e);
+                }
+                let _ = self.memory.remove(key);
+            }
+            None => {
+                let _ = self.memory.put(key, value);
+            }
         }
-        let _ = self.memory.put(key, value);
+    }
+
+    /// Looks up many keys at once (bulk imports): memory first, the rest in one disk read.
+    pub fn get_many_blocking(&self, keys: &[&str]) -> Vec<Option<Arc<StoredResponse>>> {
+        let mut out: Vec<Option<Arc<StoredResponse>>> =
+            keys.iter().map(|k| self.memory.get(k).ok().flatten()).collect();
+        if let Some(disk) = &self.disk {
+            let missing: Vec<&str> = keys
+                .iter()
+                .zip(&out)
+                .filter(|(_, v)| v.is_none())
+                .map(|(k, _)| *k)
+                .collect();
+            if !missing.is_empty() {
+                match disk.get_many(&missing) {
+                    Ok(found) => {
+                        let mut found = found.into_iter();
+                        for slot in out.iter_mut().filter(|v| v.is_none()) {
+                            *slot = found.next().flatten().map(Arc::new);
+                        }
+                    }
+                    Err(e) => self.failed("get_many", &e),
+                }
+            }
+        }
+        out
     }
 
     /// Waits until every accepted write is durable. Blocks; call it off the async threads.
