@@ -3,6 +3,7 @@
 
 mod admin;
 mod client;
+mod config_file;
 mod serve;
 mod settings;
 mod snapshots;
@@ -17,6 +18,9 @@ use std::process::ExitCode;
     about = "A shared, content-addressed cache for the GitHub API in CI"
 )]
 struct Cli {
+    /// Configuration file (TOML) [or GH_P2P_CACHE_CONFIG; default: ~/.config/gh-p2p-cache/config.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +46,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The file is the lowest layer: it fills unset variables before clap reads flags and env.
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(e) = config_file::apply(&args) {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

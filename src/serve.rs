@@ -99,6 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let state = State::new(config, Arc::new(store));
 
+    let shutdown = shutdown_signal()?;
     let socket = args.socket.unwrap_or_else(default_socket);
     let unix = bind_unix(&socket).await?;
     let tcp = match args.listen {
@@ -132,7 +133,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             unix: Some((unix, socket)),
             tcp,
         },
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
     Ok(())
@@ -158,14 +159,16 @@ fn apply_operation_ttls(table: &mut proxy::TtlTable, flags: &[String]) -> anyhow
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM/SIGINT handlers now (before the ready line, so a signal sent the
+/// moment the socket is up is not lost to the default action) and resolves on the first signal.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers; stop the daemon with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }

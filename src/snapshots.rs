@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct KeyArgs {
-    /// File holding the fleet's secret [or GH_P2P_CACHE_SECRET]
+    /// File holding the fleet's secret [or GH_P2P_CACHE_SECRET_FILE; or the secret itself in GH_P2P_CACHE_SECRET]
     #[arg(long, value_name = "FILE")]
     secret_file: Option<PathBuf>,
     /// Derive the keys from a personal access token shared by the fleet (GH_TOKEN or
@@ -46,7 +46,8 @@ pub struct ImportArgs {
 
 impl KeyArgs {
     fn secret(&self) -> anyhow::Result<Secret> {
-        if let Some(path) = &self.secret_file {
+        let from_env = std::env::var_os("GH_P2P_CACHE_SECRET_FILE").map(PathBuf::from);
+        if let Some(path) = self.secret_file.as_ref().or(from_env.as_ref()) {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --secret-file {}", path.display()))?;
             return Secret::from_text(&text).with_context(|| format!("--secret-file {}", path.display()));

@@ -118,3 +118,75 @@ fn a_corrupt_cache_directory_is_moved_aside_and_the_daemon_starts() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("moved aside"));
 }
+
+/// Starts `serve` with `flags`, `env` and a config file, reads its ready line, stops it.
+fn ready_line(dir: &Path, config: &str, flags: &[&str], env: &[(&str, &str)]) -> String {
+    let file = dir.join("config.toml");
+    std::fs::write(&file, config).unwrap();
+    let mut c = bin();
+    c.arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .arg("--memory-only")
+        .args(flags);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    Command::new("kill").arg(child.id().to_string()).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        line.starts_with("gh-p2p-cache serving"),
+        "{line:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    line
+}
+
+#[test]
+fn flags_beat_environment_beat_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = |n: &str| dir.path().join(n).display().to_string();
+    let config = format!("socket = \"{}\"\nlisten = \"127.0.0.1:0\"\n", sock("file.sock"));
+    assert!(ready_line(dir.path(), &config, &[], &[]).contains("file.sock"));
+    let env_sock = sock("env.sock");
+    assert!(ready_line(dir.path(), &config, &[], &[("GH_P2P_CACHE_SOCKET", &env_sock)]).contains("env.sock"));
+    let flag_sock = sock("flag.sock");
+    let line = ready_line(
+        dir.path(),
+        &config,
+        &["--socket", &flag_sock],
+        &[("GH_P2P_CACHE_SOCKET", &env_sock)],
+    );
+    assert!(line.contains("flag.sock") && line.contains("tcp=127.0.0.1:"), "{line}");
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    for (text, needle) in [
+        ("listen = \"0.0.0.0:80\"", "not a loopback"),
+        ("colour = \"blue\"", "unknown setting"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let out = bin()
+            .arg("--config")
+            .arg(&file)
+            .args(["serve", "--memory-only"])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+    let out = bin()
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .arg("stats")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
+}
