@@ -7,6 +7,7 @@
 //! `BENCHMARKS.md`, and times snapshot export and import (`--only hits|workload|snapshot` runs one).
 
 mod bench;
+mod fuzz;
 mod load;
 mod nginx;
 mod procs;
@@ -31,6 +32,12 @@ enum Command {
     /// vs the simulator called directly; and the CI-day workload's rate-limit units under four
     /// caching models. Each measured side by side in one run; results go to BENCHMARKS.md.
     Bench(BenchArgs),
+    /// A bounded run of every cargo-fuzz target (envelopes, scrubbing, CAR reading).
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+    },
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -75,6 +82,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => run_benches(&args),
+        Command::Fuzz { seconds } => fuzz::run(seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
