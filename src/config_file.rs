@@ -25,6 +25,7 @@ const KEYS: &[(&str, &str)] = &[
     ("log", "GH_P2P_CACHE_LOG"),
     ("secret-file", "GH_P2P_CACHE_SECRET_FILE"),
     ("scope", "GH_P2P_CACHE_SCOPE"),
+    ("scrub-patterns", "GH_P2P_CACHE_SCRUB_PATTERNS"),
 ];
 
 /// The seed's names: set in the environment, they outrank the file like our own names do.
@@ -93,6 +94,10 @@ pub fn parse(path: &Path, text: &str) -> anyhow::Result<Vec<(String, String)>> {
 
 fn scalar(path: &Path, key: &str, v: &toml::Value) -> anyhow::Result<String> {
     match v {
+        // A list (scrub-patterns) travels as one value per line.
+        toml::Value::Array(items) if items.iter().all(|i| i.is_str()) => {
+            Ok(items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("\n"))
+        }
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Float(f) => Ok(f.to_string()),

@@ -32,6 +32,11 @@ pub struct KeyArgs {
 pub struct ExportArgs {
     /// Where to write the snapshot (a CAR v1 file).
     file: PathBuf,
+    /// Also redact what this regular expression matches (repeatable), on top of the built-in
+    /// GitHub token, credential, AWS key and private-key rules [or GH_P2P_CACHE_SCRUB_PATTERNS,
+    /// one pattern per line]
+    #[arg(long = "scrub", value_name = "REGEX")]
+    scrub: Vec<String>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -98,6 +103,17 @@ impl KeyArgs {
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let mut patterns = args.scrub.clone();
+    if let Ok(lines) = std::env::var("GH_P2P_CACHE_SCRUB_PATTERNS") {
+        patterns.extend(
+            lines
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let scrubber = Scrubber::new(&patterns.iter().map(String::as_str).collect::<Vec<_>>())?;
     let (keys, store) = args.keys.open().await?;
     let file = args.file.clone();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<share::ExportReport> {
@@ -107,9 +123,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis() as u64;
-        let result = share::export(&store, &keys, &Scrubber::new(&[])?, out, now, &mut |d, t| {
-            bar.tick(d, t)
-        });
+        let result = share::export(&store, &keys, &scrubber, out, now, &mut |d, t| bar.tick(d, t));
         bar.done();
         if result.is_err() {
             let _ = std::fs::remove_file(&file);

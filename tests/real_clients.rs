@@ -362,12 +362,21 @@ async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for
         c
     };
     let out = run(&mut cli(
-        &["export", car.to_str().unwrap()],
+        &["export", car.to_str().unwrap(), "--scrub", "The Octocat"],
         first.path(),
         "fleet secret",
     ))
     .await;
     assert!(out.starts_with("exported 3 entries"), "{out}");
+    let bad = cli(&["export", "/dev/null", "--scrub", "("], first.path(), "s")
+        .output()
+        .await
+        .unwrap();
+    let bad_err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && bad_err.contains("\"(\""),
+        "a bad pattern is a clear error: {bad_err}"
+    );
     // The IPFS project's own tool accepts the file and every block's hash.
     let tool = Path::new(REPO_ROOT).join("crates/ipfs/tests/js/node_modules/.bin/ipfs-car");
     assert!(
@@ -398,6 +407,11 @@ async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for
 
     let before = sim.stats();
     let d = Daemon::start(&sim.base_url, second.path()).await;
+    // The configured pattern was redacted from what left the machine, so that copy no longer
+    // matches GitHub's and is refetched (one unit) rather than confirmed.
+    let octocat = run(&mut curl(&d.socket, TOKEN_CAROL, "/users/octocat")).await;
+    assert!(octocat.to_ascii_lowercase().contains("x-cache: miss"), "{octocat}");
+    assert!(octocat.contains("The Octocat"), "the refetched body is GitHub's own");
     let r = run(&mut curl(&d.socket, TOKEN_CAROL, "/repos/octo/hello/issues/1"))
         .await
         .to_ascii_lowercase();
@@ -408,8 +422,8 @@ async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for
     let after = sim.stats();
     assert_eq!(
         after.units_total(),
-        before.units_total(),
-        "and the confirmation was a free 304"
+        before.units_total() + 1,
+        "the confirmation was a free 304; the one unit is the scrubbed user's refetch"
     );
     d.stop().await;
 }
