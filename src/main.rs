@@ -43,6 +43,11 @@ enum Command {
     Export(snapshots::ExportArgs),
     /// Load a snapshot into the cache, verifying every block; the newer version of a key wins.
     Import(snapshots::ImportArgs),
+    /// The GitHub Action's steps (run by dist/main.js and dist/post.js).
+    Action {
+        #[arg(value_parser = ["main", "post"])]
+        step: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,14 @@ fn main() -> ExitCode {
             Command::Clear(args) => admin::clear(args).await,
             Command::Export(args) => snapshots::export(args).await,
             Command::Import(args) => snapshots::import(args).await,
+            Command::Action { step } => {
+                let exe = std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this binary's path: {e}"))?;
+                let code = action::run(&step, &action::runner::Runner::from_env(), &exe).await;
+                if code != 0 {
+                    std::process::exit(code);
+                }
+                Ok(())
+            }
         }
     });
     match result {

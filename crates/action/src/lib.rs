@@ -4,6 +4,16 @@
 //!   (inputs, state, outputs, environment, job summary with its size guard, groups, masks).
 //! - [`actions_cache`]: the GitHub Actions cache service (v2, Twirp) client that saves and
 //!   restores the snapshot.
+//! - `steps`: `main` (warm from the Actions cache, start the daemon detached, route `gh` through
+//!   it) and `post` (finish, stop, save the snapshot, job summary, outputs, daemon log).
 
 pub mod actions_cache;
+mod control;
+mod daemon;
+mod ghconfig;
 pub mod runner;
+mod settings;
+mod steps;
+mod summary;
+
+pub use steps::run;
