@@ -120,13 +120,14 @@ async fn warm(s: &Settings, cache: &ActionsCache) -> Result<Option<(String, u64)
     let keys = derive_keys(s).await?;
     let prefix = format!("{KEY_PREFIX}-{}-", keys.key_id());
     let file = s.work_dir.join("restored.car");
-    let Some(matched) = cache
+    let Some(restored) = cache
         .restore(&prefix, std::slice::from_ref(&prefix), &version_for("snapshot-v1"), &file)
         .await
         .map_err(|e| e.to_string())?
     else {
         return Ok(None);
     };
+    let matched = restored.matched_key;
     let dir = s.cache_dir.clone();
     let report = tokio::task::spawn_blocking(move || -> Result<share::ImportReport, String> {
         let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
