@@ -17,6 +17,8 @@
 
 mod blob;
 mod error;
+#[cfg(any(test, feature = "fake"))]
+pub mod fake;
 mod http;
 pub(crate) mod twirp;
 
