@@ -18,7 +18,6 @@ pub struct Settings {
     pub secret: Option<String>,
     pub actions_cache: bool,
     pub warm_timeout: Duration,
-    pub strict: bool,
     /// `serve` flags passed through from inputs.
     pub serve_flags: Vec<String>,
     pub log_level: String,
@@ -64,7 +63,6 @@ impl Settings {
             secret: runner.input("secret"),
             actions_cache: runner.input_bool("actions-cache", true)?,
             warm_timeout,
-            strict: runner.input_bool("strict", false)?,
             serve_flags,
             log_level: runner.input("log-level").unwrap_or_else(|| "info".to_owned()),
         })
