@@ -76,7 +76,8 @@ fn main() -> ExitCode {
             Command::Export(args) => snapshots::export(args).await,
             Command::Import(args) => snapshots::import(args).await,
             Command::Action { step } => {
-                let exe = std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this binary's path: {e}"))?;
+                let exe =
+                    std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this binary's path: {e}"))?;
                 let code = action::run(&step, &action::runner::Runner::from_env(), &exe).await;
                 if code != 0 {
                     std::process::exit(code);

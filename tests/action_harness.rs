@@ -84,7 +84,10 @@ impl Job {
     }
 
     fn state_env(&self) -> HashMap<String, String> {
-        self.file("GITHUB_STATE").into_iter().map(|(k, v)| (format!("STATE_{k}"), v)).collect()
+        self.file("GITHUB_STATE")
+            .into_iter()
+            .map(|(k, v)| (format!("STATE_{k}"), v))
+            .collect()
     }
 }
 
@@ -112,13 +115,20 @@ fn gh(later: &HashMap<String, String>, token: &str, args: &[&str]) -> String {
         .env_remove("GH_HOST")
         .output()
         .expect("gh is installed (./scripts/test does apt-get install gh)");
-    assert!(out.status.success(), "gh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn pid_alive(pid: i32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    !stat.is_empty() && !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+    !stat.is_empty()
+        && !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,10 +143,15 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
     let job = Job::new(root.path(), "first", TOKEN_ALICE, &api, &cache);
     let j = std::sync::Arc::new(job);
     let j1 = j.clone();
-    tokio::task::spawn_blocking(move || j1.step("main.js", &HashMap::new())).await.unwrap();
+    tokio::task::spawn_blocking(move || j1.step("main.js", &HashMap::new()))
+        .await
+        .unwrap();
     let later = j.later_step_env();
     let socket = PathBuf::from(&later["GH_P2P_CACHE_SOCKET"]);
-    assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok(), "main returned and the daemon serves");
+    assert!(
+        std::os::unix::net::UnixStream::connect(&socket).is_ok(),
+        "main returned and the daemon serves"
+    );
     let outputs: HashMap<_, _> = j.file("GITHUB_OUTPUT").into_iter().collect();
     assert_eq!(outputs["socket"], socket.display().to_string());
     assert!(outputs["url"].starts_with("http://127.0.0.1:"));
@@ -152,11 +167,16 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
     let state = j.state_env();
     let pid: i32 = state["STATE_pid"].parse().unwrap();
     let j2 = j.clone();
-    let post_out = tokio::task::spawn_blocking(move || j2.step("post.js", &state)).await.unwrap();
+    let post_out = tokio::task::spawn_blocking(move || j2.step("post.js", &state))
+        .await
+        .unwrap();
     assert!(!pid_alive(pid), "post stopped the daemon");
     assert!(post_out.contains("::group::gh-p2p-cache daemon log"));
     let summary = std::fs::read_to_string(j.dir.join("GITHUB_STEP_SUMMARY")).unwrap();
-    assert!(summary.contains("| `HIT` | 1 |") && summary.contains("pie title"), "{summary}");
+    assert!(
+        summary.contains("| `HIT` | 1 |") && summary.contains("pie title"),
+        "{summary}"
+    );
     assert!(summary.len() < 1024 * 1024);
     let outputs: HashMap<_, _> = j.file("GITHUB_OUTPUT").into_iter().collect();
     assert_eq!(outputs["requests"], "4", "{outputs:?}");
@@ -167,7 +187,9 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
     // Run 2: a fresh runner and a fresh token restore the snapshot.
     let job = std::sync::Arc::new(Job::new(root.path(), "second", TOKEN_CAROL, &api, &cache));
     let j3 = job.clone();
-    tokio::task::spawn_blocking(move || j3.step("main.js", &HashMap::new())).await.unwrap();
+    tokio::task::spawn_blocking(move || j3.step("main.js", &HashMap::new()))
+        .await
+        .unwrap();
     let state = job.state_env();
     assert!(state["STATE_restored_count"].parse::<u64>().unwrap() >= 3, "{state:?}");
     let later = job.later_step_env();
@@ -175,9 +197,14 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
     gh(&later, TOKEN_CAROL, &["api", "repos/octo/hello/issues?per_page=20"]);
     gh(&later, TOKEN_CAROL, &["issue", "list", "-R", "octo/hello"]);
     let run2_units = sim.stats().units_total() - before;
-    assert!(run2_units * 3 <= run1_units, "run 2 spent {run2_units} units, run 1 {run1_units}");
+    assert!(
+        run2_units * 3 <= run1_units,
+        "run 2 spent {run2_units} units, run 1 {run1_units}"
+    );
     let j4 = job.clone();
-    tokio::task::spawn_blocking(move || j4.step("post.js", &state)).await.unwrap();
+    tokio::task::spawn_blocking(move || j4.step("post.js", &state))
+        .await
+        .unwrap();
     let summary = std::fs::read_to_string(job.dir.join("GITHUB_STEP_SUMMARY")).unwrap();
     assert!(summary.contains("restored from the Actions cache"), "{summary}");
 }

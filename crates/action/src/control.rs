@@ -8,8 +8,12 @@ use std::time::Duration;
 
 pub async fn call(socket: &Path, method: &str, path: &str, timeout: Duration) -> Result<serde_json::Value, String> {
     let work = async {
-        let stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| format!("connect {}: {e}", socket.display()))?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+        let stream = tokio::net::UnixStream::connect(socket)
+            .await
+            .map_err(|e| format!("connect {}: {e}", socket.display()))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         let req = hyper::Request::builder()
             .method(method)
@@ -25,5 +29,7 @@ pub async fn call(socket: &Path, method: &str, path: &str, timeout: Duration) ->
         }
         serde_json::from_slice(&body).map_err(|e| format!("{path} answered invalid JSON: {e}"))
     };
-    tokio::time::timeout(timeout, work).await.map_err(|_| format!("{path} did not answer within {timeout:?}"))?
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("{path} did not answer within {timeout:?}"))?
 }

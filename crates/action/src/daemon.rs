@@ -30,7 +30,11 @@ pub struct Started {
 /// Starts `exe serve ...` detached and waits until its socket accepts connections.
 pub fn start(exe: &Path, s: &Settings, deadline: Duration) -> Result<Started, DaemonError> {
     std::fs::create_dir_all(&s.work_dir).map_err(DaemonError::Spawn)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&s.log_file).map_err(DaemonError::Spawn)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&s.log_file)
+        .map_err(DaemonError::Spawn)?;
     let log_err = log.try_clone().map_err(DaemonError::Spawn)?;
     let mut cmd = Command::new(exe);
     cmd.arg("serve")
@@ -57,7 +61,10 @@ pub fn start(exe: &Path, s: &Settings, deadline: Duration) -> Result<Started, Da
     let started = Instant::now();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(DaemonError::Exited { status: status.to_string(), log: log_tail(&s.log_file) });
+            return Err(DaemonError::Exited {
+                status: status.to_string(),
+                log: log_tail(&s.log_file),
+            });
         }
         if let Some(url) = ready_url(&s.log_file)
             && std::os::unix::net::UnixStream::connect(&s.socket).is_ok()
@@ -112,7 +119,9 @@ pub fn alive(pid: libc::pid_t) -> bool {
         return false;
     }
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| !rest.trim_start().starts_with('Z')),
         Err(_) => true,
     }
 }

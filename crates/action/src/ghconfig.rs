@@ -10,7 +10,11 @@ pub fn write(dest: &Path, user_config: Option<&Path>, socket: &Path) -> std::io:
     let mut config = String::new();
     if let Some(src) = user_config {
         if let Ok(text) = std::fs::read_to_string(src.join("config.yml")) {
-            config = text.lines().filter(|l| !l.trim_start().starts_with("http_unix_socket:")).collect::<Vec<_>>().join("\n");
+            config = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("http_unix_socket:"))
+                .collect::<Vec<_>>()
+                .join("\n");
         }
         if let Ok(hosts) = std::fs::read(src.join("hosts.yml")) {
             std::fs::write(dest.join("hosts.yml"), hosts)?;
@@ -20,14 +24,19 @@ pub fn write(dest: &Path, user_config: Option<&Path>, socket: &Path) -> std::io:
         config.push('\n');
     }
     // A quoted scalar: socket paths may hold characters YAML treats specially.
-    config.push_str(&format!("http_unix_socket: \"{}\"\n", socket.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")));
+    config.push_str(&format!(
+        "http_unix_socket: \"{}\"\n",
+        socket.display().to_string().replace('\\', "\\\\").replace('"', "\\\"")
+    ));
     std::fs::write(dest.join("config.yml"), config)?;
     Ok(dest.to_owned())
 }
 
 /// Where the user's gh configuration lives: `GH_CONFIG_DIR`, else `~/.config/gh`.
 pub fn user_dir(gh_config_dir: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
-    gh_config_dir.map(PathBuf::from).or_else(|| home.map(|h| Path::new(h).join(".config").join("gh")))
+    gh_config_dir
+        .map(PathBuf::from)
+        .or_else(|| home.map(|h| Path::new(h).join(".config").join("gh")))
 }
 
 #[cfg(test)]
@@ -37,14 +46,28 @@ mod tests {
     #[test]
     fn keeps_the_users_settings_and_replaces_the_socket() {
         let user = tempfile::tempdir().unwrap();
-        std::fs::write(user.path().join("config.yml"), "editor: vim\nhttp_unix_socket: /old\nprompt: disabled").unwrap();
+        std::fs::write(
+            user.path().join("config.yml"),
+            "editor: vim\nhttp_unix_socket: /old\nprompt: disabled",
+        )
+        .unwrap();
         std::fs::write(user.path().join("hosts.yml"), "github.com:\n  user: me\n").unwrap();
         let out = tempfile::tempdir().unwrap();
         let dir = write(&out.path().join("gh"), Some(user.path()), Path::new("/t/api.sock")).unwrap();
         let config = std::fs::read_to_string(dir.join("config.yml")).unwrap();
-        assert_eq!(config, "editor: vim\nprompt: disabled\nhttp_unix_socket: \"/t/api.sock\"\n");
-        assert!(std::fs::read_to_string(dir.join("hosts.yml")).unwrap().contains("user: me"));
+        assert_eq!(
+            config,
+            "editor: vim\nprompt: disabled\nhttp_unix_socket: \"/t/api.sock\"\n"
+        );
+        assert!(
+            std::fs::read_to_string(dir.join("hosts.yml"))
+                .unwrap()
+                .contains("user: me")
+        );
         let fresh = write(&out.path().join("gh2"), None, Path::new("/s")).unwrap();
-        assert_eq!(std::fs::read_to_string(fresh.join("config.yml")).unwrap(), "http_unix_socket: \"/s\"\n");
+        assert_eq!(
+            std::fs::read_to_string(fresh.join("config.yml")).unwrap(),
+            "http_unix_socket: \"/s\"\n"
+        );
     }
 }

@@ -39,7 +39,10 @@ impl Runner {
     }
 
     pub fn new(env: HashMap<String, String>, out: Box<dyn Write + Send>) -> Self {
-        Runner { env, out: Mutex::new(out) }
+        Runner {
+            env,
+            out: Mutex::new(out),
+        }
     }
 
     pub fn var(&self, name: &str) -> Option<&str> {
@@ -49,7 +52,10 @@ impl Runner {
     /// `INPUT_<NAME>`: upper-cased, spaces to `_`, hyphens kept; trimmed; empty is absent.
     pub fn input(&self, name: &str) -> Option<String> {
         let var = format!("INPUT_{}", name.replace(' ', "_").to_ascii_uppercase());
-        self.env.get(&var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        self.env
+            .get(&var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// YAML 1.2 core booleans, as the toolkit's `getBooleanInput` accepts them.
@@ -58,13 +64,19 @@ impl Runner {
             None => Ok(default),
             Some("true" | "True" | "TRUE") => Ok(true),
             Some("false" | "False" | "FALSE") => Ok(false),
-            Some(other) => Err(RunnerError::NotBool { name: name.to_owned(), value: other.to_owned() }),
+            Some(other) => Err(RunnerError::NotBool {
+                name: name.to_owned(),
+                value: other.to_owned(),
+            }),
         }
     }
 
     /// Values saved by `main` come back to `post` as `STATE_<name>`.
     pub fn state(&self, name: &str) -> Option<String> {
-        self.env.get(&format!("STATE_{name}")).cloned().filter(|v| !v.is_empty())
+        self.env
+            .get(&format!("STATE_{name}"))
+            .cloned()
+            .filter(|v| !v.is_empty())
     }
 
     pub fn save_state(&self, name: &str, value: &str) -> Result<(), RunnerError> {
@@ -158,8 +170,15 @@ impl Runner {
 }
 
 fn append(path: &std::path::Path, bytes: &[u8]) -> Result<(), RunnerError> {
-    let err = |source| RunnerError::Write { file: path.display().to_string(), source };
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+    let err = |source| RunnerError::Write {
+        file: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
     f.write_all(bytes).map_err(err)
 }
 
@@ -177,7 +196,12 @@ fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     // RandomState is seeded from the OS per process; mixing in the time makes repeats unlikely.
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
     h.finish()
 }
 
@@ -238,13 +262,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (r, _) = runner(
             dir.path(),
-            &[("INPUT_MAX-DISK", " 4GiB "), ("INPUT_STRICT", "True"), ("INPUT_EMPTY", ""), ("INPUT_BAD", "yes"), ("STATE_pid", "42")],
+            &[
+                ("INPUT_MAX-DISK", " 4GiB "),
+                ("INPUT_STRICT", "True"),
+                ("INPUT_EMPTY", ""),
+                ("INPUT_BAD", "yes"),
+                ("STATE_pid", "42"),
+            ],
         );
         assert_eq!(r.input("max-disk").as_deref(), Some("4GiB"));
         assert_eq!(r.input("empty"), None);
         assert!(r.input_bool("strict", false).unwrap());
         assert!(!r.input_bool("absent", false).unwrap());
-        assert!(r.input_bool("bad", false).unwrap_err().to_string().contains("true or false"));
+        assert!(
+            r.input_bool("bad", false)
+                .unwrap_err()
+                .to_string()
+                .contains("true or false")
+        );
         assert_eq!(r.state("pid").as_deref(), Some("42"));
     }
 
@@ -256,10 +291,22 @@ mod tests {
         r.set_output("multi", "a\nb\nEOF\nc").unwrap();
         r.save_state("pid", "7").unwrap();
         r.export_var("GH_CONFIG_DIR", "/tmp/x").unwrap();
-        assert!(matches!(r.export_var("GITHUB_TOKEN", "x"), Err(RunnerError::Protected(_))));
-        assert!(matches!(r.export_var("NODE_OPTIONS", "x"), Err(RunnerError::Protected(_))));
+        assert!(matches!(
+            r.export_var("GITHUB_TOKEN", "x"),
+            Err(RunnerError::Protected(_))
+        ));
+        assert!(matches!(
+            r.export_var("NODE_OPTIONS", "x"),
+            Err(RunnerError::Protected(_))
+        ));
         let out = parse_file_commands(&std::fs::read_to_string(dir.path().join("GITHUB_OUTPUT")).unwrap());
-        assert_eq!(out, vec![("url".into(), "http://127.0.0.1:1".into()), ("multi".into(), "a\nb\nEOF\nc".into())]);
+        assert_eq!(
+            out,
+            vec![
+                ("url".into(), "http://127.0.0.1:1".into()),
+                ("multi".into(), "a\nb\nEOF\nc".into())
+            ]
+        );
         let state = parse_file_commands(&std::fs::read_to_string(dir.path().join("GITHUB_STATE")).unwrap());
         assert_eq!(state, vec![("pid".into(), "7".into())]);
     }
@@ -271,9 +318,15 @@ mod tests {
         r.append_summary("# ok\n").unwrap();
         let big = "x".repeat(SUMMARY_LIMIT);
         assert!(matches!(r.append_summary(&big), Err(RunnerError::SummaryTooLarge(_))));
-        assert_eq!(std::fs::read_to_string(dir.path().join("GITHUB_STEP_SUMMARY")).unwrap(), "# ok\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("GITHUB_STEP_SUMMARY")).unwrap(),
+            "# ok\n"
+        );
         let bare = Runner::new(HashMap::new(), Box::new(std::io::sink()));
-        assert!(matches!(bare.append_summary("x"), Err(RunnerError::Missing("GITHUB_STEP_SUMMARY"))));
+        assert!(matches!(
+            bare.append_summary("x"),
+            Err(RunnerError::Missing("GITHUB_STEP_SUMMARY"))
+        ));
     }
 
     #[test]

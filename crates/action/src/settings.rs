@@ -33,7 +33,10 @@ pub enum SettingsError {
 
 impl Settings {
     pub fn read(runner: &Runner) -> Result<Settings, SettingsError> {
-        let temp = runner.var("RUNNER_TEMP").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+        let temp = runner
+            .var("RUNNER_TEMP")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         let work_dir = temp.join("gh-p2p-cache");
         let socket = match runner.input("socket-path") {
             Some(p) => PathBuf::from(p),
@@ -47,7 +50,12 @@ impl Settings {
             })?,
         };
         let mut serve_flags = Vec::new();
-        for (input, flag) in [("ttl", "--ttl"), ("max-memory", "--max-memory"), ("max-disk", "--max-disk"), ("policy", "--policy")] {
+        for (input, flag) in [
+            ("ttl", "--ttl"),
+            ("max-memory", "--max-memory"),
+            ("max-disk", "--max-disk"),
+            ("policy", "--policy"),
+        ] {
             if let Some(v) = runner.input(input) {
                 serve_flags.push(flag.to_owned());
                 serve_flags.push(v);
@@ -58,7 +66,10 @@ impl Settings {
             log_file: work_dir.join("daemon.log"),
             work_dir,
             socket,
-            upstream: runner.var("GITHUB_API_URL").unwrap_or("https://api.github.com").to_owned(),
+            upstream: runner
+                .var("GITHUB_API_URL")
+                .unwrap_or("https://api.github.com")
+                .to_owned(),
             repository: runner.var("GITHUB_REPOSITORY").unwrap_or("local/repository").to_owned(),
             secret: runner.input("secret"),
             actions_cache: runner.input_bool("actions-cache", true)?,
@@ -75,7 +86,9 @@ fn short_socket(work_dir: &std::path::Path) -> PathBuf {
     if preferred.as_os_str().len() <= 100 {
         preferred
     } else {
-        std::env::temp_dir().join(format!("ghp2p-{}", std::process::id())).join("s")
+        std::env::temp_dir()
+            .join(format!("ghp2p-{}", std::process::id()))
+            .join("s")
     }
 }
 
@@ -116,7 +129,10 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_named() {
-        let env: HashMap<String, String> = [("INPUT_WARM-TIMEOUT", "soon")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let env: HashMap<String, String> = [("INPUT_WARM-TIMEOUT", "soon")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         let e = Settings::read(&Runner::new(env, Box::new(std::io::sink()))).unwrap_err();
         assert!(e.to_string().contains("warm-timeout"), "{e}");
         let deep = "/x".repeat(60);

@@ -29,7 +29,9 @@ pub async fn run(step: &str, runner: &Runner, exe: &Path) -> i32 {
             1
         }
         Err(e) => {
-            runner.warning(&format!("gh-p2p-cache: {e} (the job goes on without the cache; set `strict: true` to fail instead)"));
+            runner.warning(&format!(
+                "gh-p2p-cache: {e} (the job goes on without the cache; set `strict: true` to fail instead)"
+            ));
             0
         }
     }
@@ -49,7 +51,9 @@ fn keys(s: &Settings) -> Keys {
 
 async fn derive_keys(s: &Settings) -> Result<Keys, String> {
     let s = s.clone();
-    tokio::task::spawn_blocking(move || keys(&s)).await.map_err(|e| e.to_string())
+    tokio::task::spawn_blocking(move || keys(&s))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn actions_cache(runner: &Runner) -> Option<Result<ActionsCache, String>> {
@@ -67,7 +71,9 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
     }
     for inactive in ["peers", "ipfs-api", "ipfs-root", "pinning-service"] {
         if runner.input(inactive).is_some() {
-            runner.warning(&format!("gh-p2p-cache: input `{inactive}` is accepted but not active yet in this version"));
+            runner.warning(&format!(
+                "gh-p2p-cache: input `{inactive}` is accepted but not active yet in this version"
+            ));
         }
     }
     std::fs::create_dir_all(&s.work_dir).map_err(|e| format!("cannot create {}: {e}", s.work_dir.display()))?;
@@ -80,7 +86,10 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
             Some(Ok(cache)) => match tokio::time::timeout(s.warm_timeout, warm(&s, &cache)).await {
                 Ok(Ok(r)) => restored = r,
                 Ok(Err(e)) => runner.warning(&format!("gh-p2p-cache: warm start from the Actions cache failed: {e}")),
-                Err(_) => runner.warning(&format!("gh-p2p-cache: warm start took over {:?}; starting with what was loaded", s.warm_timeout)),
+                Err(_) => runner.warning(&format!(
+                    "gh-p2p-cache: warm start took over {:?}; starting with what was loaded",
+                    s.warm_timeout
+                )),
             },
         }
     }
@@ -93,18 +102,27 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
             .map_err(|e| e.to_string())?
     };
     let user_gh = ghconfig::user_dir(runner.var("GH_CONFIG_DIR"), runner.var("HOME"));
-    let gh_dir = ghconfig::write(&s.work_dir.join("gh"), user_gh.as_deref(), &s.socket).map_err(|e| format!("cannot write the gh configuration: {e}"))?;
+    let gh_dir = ghconfig::write(&s.work_dir.join("gh"), user_gh.as_deref(), &s.socket)
+        .map_err(|e| format!("cannot write the gh configuration: {e}"))?;
     let io = |e: crate::runner::RunnerError| e.to_string();
     runner.save_state("pid", &started.pid.to_string()).map_err(io)?;
-    runner.save_state("socket", &s.socket.display().to_string()).map_err(io)?;
+    runner
+        .save_state("socket", &s.socket.display().to_string())
+        .map_err(io)?;
     if let Some((key, count)) = &restored {
         runner.save_state("restored_key", key).map_err(io)?;
         runner.save_state("restored_count", &count.to_string()).map_err(io)?;
     }
-    runner.export_var("GH_CONFIG_DIR", &gh_dir.display().to_string()).map_err(io)?;
-    runner.export_var("GH_P2P_CACHE_SOCKET", &s.socket.display().to_string()).map_err(io)?;
+    runner
+        .export_var("GH_CONFIG_DIR", &gh_dir.display().to_string())
+        .map_err(io)?;
+    runner
+        .export_var("GH_P2P_CACHE_SOCKET", &s.socket.display().to_string())
+        .map_err(io)?;
     runner.export_var("GH_P2P_CACHE_URL", &started.url).map_err(io)?;
-    runner.set_output("socket", &s.socket.display().to_string()).map_err(io)?;
+    runner
+        .set_output("socket", &s.socket.display().to_string())
+        .map_err(io)?;
     runner.set_output("url", &started.url).map_err(io)?;
     runner.line(&format!(
         "gh-p2p-cache: serving on {} and {} (pid {}); gh, and clients using GH_P2P_CACHE_URL, go through it",
@@ -121,7 +139,12 @@ async fn warm(s: &Settings, cache: &ActionsCache) -> Result<Option<(String, u64)
     let prefix = format!("{KEY_PREFIX}-{}-", keys.key_id());
     let file = s.work_dir.join("restored.car");
     let Some(restored) = cache
-        .restore(&prefix, std::slice::from_ref(&prefix), &version_for("snapshot-v1"), &file)
+        .restore(
+            &prefix,
+            std::slice::from_ref(&prefix),
+            &version_for("snapshot-v1"),
+            &file,
+        )
         .await
         .map_err(|e| e.to_string())?
     else {
@@ -147,7 +170,10 @@ async fn post(runner: &Runner) -> Result<(), String> {
         runner.line("gh-p2p-cache: the main step did not start the daemon; nothing to finish");
         return Ok(());
     };
-    let socket = runner.state("socket").map(std::path::PathBuf::from).unwrap_or_else(|| s.socket.clone());
+    let socket = runner
+        .state("socket")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| s.socket.clone());
     let mut notes = Vec::new();
     let stats = match control::call(&socket, "POST", "/_cache/finish", Duration::from_secs(30)).await {
         Ok(v) => v,
@@ -156,7 +182,10 @@ async fn post(runner: &Runner) -> Result<(), String> {
             serde_json::json!({})
         }
     };
-    if !tokio::task::spawn_blocking(move || daemon::stop(pid, Duration::from_secs(15))).await.unwrap_or(false) {
+    if !tokio::task::spawn_blocking(move || daemon::stop(pid, Duration::from_secs(15)))
+        .await
+        .unwrap_or(false)
+    {
         runner.warning("gh-p2p-cache: the daemon did not stop on SIGTERM within 15 s and was killed");
     }
 
@@ -168,7 +197,8 @@ async fn post(runner: &Runner) -> Result<(), String> {
                 Err(e) => runner.warning(&format!("gh-p2p-cache: saving to the Actions cache failed: {e}")),
             },
             Some(Err(e)) => runner.warning(&format!("gh-p2p-cache: Actions cache unusable: {e}")),
-            None => notes.push("No Actions cache service in this environment: nothing was saved for the next run.".to_owned()),
+            None => notes
+                .push("No Actions cache service in this environment: nothing was saved for the next run.".to_owned()),
         }
     }
     if s.secret.is_none() {
@@ -177,16 +207,27 @@ async fn post(runner: &Runner) -> Result<(), String> {
                 .to_owned(),
         );
     }
-    let restored = runner.state("restored_key").map(|k| (k, runner.state("restored_count").and_then(|c| c.parse().ok()).unwrap_or(0)));
+    let restored = runner.state("restored_key").map(|k| {
+        (
+            k,
+            runner.state("restored_count").and_then(|c| c.parse().ok()).unwrap_or(0),
+        )
+    });
     let md = markdown(&stats, &SnapshotNote { restored, saved }, &notes);
     if let Err(e) = runner.append_summary(&md) {
         runner.warning(&format!("gh-p2p-cache: job summary not written: {e}"));
     }
     let n = |k: &str| stats[k].as_u64().unwrap_or(0);
     let io = |e: crate::runner::RunnerError| e.to_string();
-    runner.set_output("hit-rate", &format!("{:.3}", stats["hit_rate"].as_f64().unwrap_or(0.0))).map_err(io)?;
-    runner.set_output("requests", &n("total_requests").to_string()).map_err(io)?;
-    runner.set_output("rate-limit-saved", &n("rate_limit_units_saved").to_string()).map_err(io)?;
+    runner
+        .set_output("hit-rate", &format!("{:.3}", stats["hit_rate"].as_f64().unwrap_or(0.0)))
+        .map_err(io)?;
+    runner
+        .set_output("requests", &n("total_requests").to_string())
+        .map_err(io)?;
+    runner
+        .set_output("rate-limit-saved", &n("rate_limit_units_saved").to_string())
+        .map_err(io)?;
     runner.set_output("ipfs-root", "").map_err(io)?;
     runner.group("gh-p2p-cache daemon log");
     runner.print_verbatim(&std::fs::read_to_string(&s.log_file).unwrap_or_default());
@@ -202,7 +243,10 @@ async fn save(runner: &Runner, s: &Settings, cache: &ActionsCache) -> Result<Opt
         runner.var("GITHUB_RUN_ID").unwrap_or("0"),
         runner.var("GITHUB_RUN_ATTEMPT").unwrap_or("1"),
         runner.var("GITHUB_JOB").unwrap_or("job"),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
     );
     let key = format!("{KEY_PREFIX}-{}-{unique}", keys.key_id());
     let file = s.work_dir.join("snapshot.car");
@@ -210,15 +254,29 @@ async fn save(runner: &Runner, s: &Settings, cache: &ActionsCache) -> Result<Opt
     let report = tokio::task::spawn_blocking(move || -> Result<share::ExportReport, String> {
         let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
         let w = std::io::BufWriter::new(std::fs::File::create(&out).map_err(|e| e.to_string())?);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        share::export(&store, &keys, &Scrubber::new(&[]).map_err(|e| e.to_string())?, w, now, &mut |_, _| {}).map_err(|e| e.to_string())
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        share::export(
+            &store,
+            &keys,
+            &Scrubber::new(&[]).map_err(|e| e.to_string())?,
+            w,
+            now,
+            &mut |_, _| {},
+        )
+        .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())??;
     if report.entries == 0 {
         return Ok(None);
     }
-    cache.save(&key, &version_for("snapshot-v1"), &file).await.map_err(|e| e.to_string())?;
+    cache
+        .save(&key, &version_for("snapshot-v1"), &file)
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&file);
     Ok(Some((key, report.entries)))
 }

@@ -46,7 +46,9 @@ pub fn markdown(stats: &Value, snapshot: &SnapshotNote, notes: &[String]) -> Str
         ));
     }
     match &snapshot.restored {
-        Some((key, count)) => md.push_str(&format!("Warm start: {count} entries restored from the Actions cache (`{key}`).\n")),
+        Some((key, count)) => md.push_str(&format!(
+            "Warm start: {count} entries restored from the Actions cache (`{key}`).\n"
+        )),
         None => md.push_str("Warm start: nothing restored from the Actions cache.\n"),
     }
     if let Some((key, count)) = &snapshot.saved {
@@ -66,9 +68,18 @@ mod tests {
     fn table_and_charts() {
         let stats = serde_json::json!({"total_requests": 10, "cache_hits": 6, "cache_misses": 4, "hit_rate": 0.6,
             "rate_limit_units_used": 4, "rate_limit_units_saved": 6, "bytes_saved": 1234});
-        let md = markdown(&stats, &SnapshotNote { restored: Some(("k".into(), 3)), saved: None }, &["no secret".into()]);
+        let md = markdown(
+            &stats,
+            &SnapshotNote {
+                restored: Some(("k".into(), 3)),
+                saved: None,
+            },
+            &["no secret".into()],
+        );
         assert!(md.contains("| `HIT` | 6 |") && md.contains("**10**") && md.contains("60.0 %"));
-        assert!(md.contains("pie title Requests by X-Cache") && md.contains("\"MISS\" : 4") && !md.contains("\"PEER\""));
+        assert!(
+            md.contains("pie title Requests by X-Cache") && md.contains("\"MISS\" : 4") && !md.contains("\"PEER\"")
+        );
         assert!(md.contains("3 entries restored") && md.contains("> no secret"));
     }
 }
