@@ -191,7 +191,8 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
         .await
         .unwrap();
     let state = job.state_env();
-    assert!(state["STATE_restored_count"].parse::<u64>().unwrap() >= 3, "{state:?}");
+    let restored: serde_json::Value = serde_json::from_str(&state["STATE_restored"]).unwrap();
+    assert!(restored[0]["entries"].as_u64().unwrap() >= 3, "{state:?}");
     let later = job.later_step_env();
     let before = sim.stats().units_total();
     gh(&later, TOKEN_CAROL, &["api", "repos/octo/hello/issues?per_page=20"]);

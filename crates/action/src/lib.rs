@@ -15,5 +15,6 @@ pub mod runner;
 mod settings;
 mod steps;
 mod summary;
+mod tiers;
 
 pub use steps::run;

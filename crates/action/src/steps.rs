@@ -1,18 +1,18 @@
-//! The two steps. `main`: warm the cache from the Actions cache, start the daemon, route `gh`
-//! and later steps through it. `post`: finish, stop, save the snapshot, write the summary.
+//! The two steps. `main`: warm the cache from its sources, start the daemon, route `gh` and
+//! later steps through it. `post`: finish, stop, export the snapshot to every sink, write the
+//! summary and outputs.
 //!
 //! A cache failure is a warning, never a failed job, unless the `strict` input is true.
 
-use crate::actions_cache::{ActionsCache, version_for};
-use crate::runner::Runner;
+use crate::runner::{Runner, RunnerError};
 use crate::settings::Settings;
-use crate::summary::{SnapshotNote, markdown};
+use crate::summary::{Moved, markdown};
+use crate::tiers::{Sink, Source, Tiers};
 use crate::{control, daemon, ghconfig};
 use entry::{Keys, Scrubber, Secret};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
-
-const KEY_PREFIX: &str = "gh-p2p-cache-v1";
 
 /// Runs a step; returns the process exit code. Failures become warnings unless strict.
 pub async fn run(step: &str, runner: &Runner, exe: &Path) -> i32 {
@@ -41,25 +41,24 @@ pub async fn run(step: &str, runner: &Runner, exe: &Path) -> i32 {
 /// Without a secret the snapshot is readable by whoever can read this repository's Actions
 /// cache (the same people who can read its workflow logs); tokens are scrubbed either way.
 fn keys(s: &Settings) -> Keys {
-    let secret = match &s.secret {
-        Some(text) => Secret::from_text(text),
-        None => Secret::from_text(&format!("gh-p2p-cache actions-cache {}", s.repository)),
+    let text = match &s.secret {
+        Some(secret) => secret.clone(),
+        None => format!("gh-p2p-cache actions-cache {}", s.repository),
     };
-    let secret = secret.unwrap_or_else(|_| Secret::from_text("gh-p2p-cache").expect("non-empty"));
+    let secret = Secret::from_text(&text).unwrap_or_else(|_| Secret::from_text("gh-p2p-cache").expect("non-empty"));
     Keys::derive(&secret, &s.repository)
 }
 
-async fn derive_keys(s: &Settings) -> Result<Keys, String> {
+/// Key derivation is slow by design: off the async threads.
+async fn derive_keys(s: &Settings) -> Result<Arc<Keys>, String> {
     let s = s.clone();
-    tokio::task::spawn_blocking(move || keys(&s))
+    tokio::task::spawn_blocking(move || Arc::new(keys(&s)))
         .await
         .map_err(|e| e.to_string())
 }
 
-fn actions_cache(runner: &Runner) -> Option<Result<ActionsCache, String>> {
-    let url = runner.var("ACTIONS_RESULTS_URL")?;
-    let token = runner.var("ACTIONS_RUNTIME_TOKEN")?;
-    Some(ActionsCache::new(url, token).map_err(|e| e.to_string()))
+fn io(e: RunnerError) -> String {
+    e.to_string()
 }
 
 async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
@@ -78,19 +77,19 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
     }
     std::fs::create_dir_all(&s.work_dir).map_err(|e| format!("cannot create {}: {e}", s.work_dir.display()))?;
 
-    let mut restored = None;
-    if s.actions_cache {
-        match actions_cache(runner) {
-            None => runner.notice("gh-p2p-cache: no Actions cache service in this environment; starting cold"),
-            Some(Err(e)) => runner.warning(&format!("gh-p2p-cache: Actions cache unusable: {e}")),
-            Some(Ok(cache)) => match tokio::time::timeout(s.warm_timeout, warm(&s, &cache)).await {
-                Ok(Ok(r)) => restored = r,
-                Ok(Err(e)) => runner.warning(&format!("gh-p2p-cache: warm start from the Actions cache failed: {e}")),
-                Err(_) => runner.warning(&format!(
-                    "gh-p2p-cache: warm start took over {:?}; starting with what was loaded",
-                    s.warm_timeout
-                )),
-            },
+    let tiers = Tiers::from_runner(runner, s.actions_cache);
+    for note in &tiers.notes {
+        runner.notice(&format!("gh-p2p-cache: {note}; starting cold"));
+    }
+    let mut restored: Vec<Moved> = Vec::new();
+    if !tiers.sources.is_empty() {
+        match tokio::time::timeout(s.warm_timeout, warm(runner, &s, &tiers.sources, &mut restored)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => runner.warning(&format!("gh-p2p-cache: warm start failed: {e}")),
+            Err(_) => runner.warning(&format!(
+                "gh-p2p-cache: warm start took over {:?}; starting with what was loaded",
+                s.warm_timeout
+            )),
         }
     }
 
@@ -104,64 +103,60 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
     let user_gh = ghconfig::user_dir(runner.var("GH_CONFIG_DIR"), runner.var("HOME"));
     let gh_dir = ghconfig::write(&s.work_dir.join("gh"), user_gh.as_deref(), &s.socket)
         .map_err(|e| format!("cannot write the gh configuration: {e}"))?;
-    let io = |e: crate::runner::RunnerError| e.to_string();
+    let socket = s.socket.display().to_string();
     runner.save_state("pid", &started.pid.to_string()).map_err(io)?;
+    runner.save_state("socket", &socket).map_err(io)?;
     runner
-        .save_state("socket", &s.socket.display().to_string())
+        .save_state(
+            "restored",
+            &serde_json::to_string(&restored).map_err(|e| e.to_string())?,
+        )
         .map_err(io)?;
-    if let Some((key, count)) = &restored {
-        runner.save_state("restored_key", key).map_err(io)?;
-        runner.save_state("restored_count", &count.to_string()).map_err(io)?;
-    }
     runner
         .export_var("GH_CONFIG_DIR", &gh_dir.display().to_string())
         .map_err(io)?;
-    runner
-        .export_var("GH_P2P_CACHE_SOCKET", &s.socket.display().to_string())
-        .map_err(io)?;
+    runner.export_var("GH_P2P_CACHE_SOCKET", &socket).map_err(io)?;
     runner.export_var("GH_P2P_CACHE_URL", &started.url).map_err(io)?;
-    runner
-        .set_output("socket", &s.socket.display().to_string())
-        .map_err(io)?;
+    runner.set_output("socket", &socket).map_err(io)?;
     runner.set_output("url", &started.url).map_err(io)?;
     runner.line(&format!(
-        "gh-p2p-cache: serving on {} and {} (pid {}); gh, and clients using GH_P2P_CACHE_URL, go through it",
-        s.socket.display(),
-        started.url,
-        started.pid
+        "gh-p2p-cache: serving on {socket} and {} (pid {}); gh, and clients using GH_P2P_CACHE_URL, go through it",
+        started.url, started.pid
     ));
     Ok(())
 }
 
-/// Restores the newest snapshot for these keys and imports it into the cache directory.
-async fn warm(s: &Settings, cache: &ActionsCache) -> Result<Option<(String, u64)>, String> {
+/// Tries each source in order; every snapshot found is imported (the newer version of each key
+/// wins), and what each brought is recorded as it lands, so a deadline keeps what arrived.
+async fn warm(runner: &Runner, s: &Settings, sources: &[Source], restored: &mut Vec<Moved>) -> Result<(), String> {
     let keys = derive_keys(s).await?;
-    let prefix = format!("{KEY_PREFIX}-{}-", keys.key_id());
-    let file = s.work_dir.join("restored.car");
-    let Some(restored) = cache
-        .restore(
-            &prefix,
-            std::slice::from_ref(&prefix),
-            &version_for("snapshot-v1"),
-            &file,
-        )
+    for source in sources {
+        let file = s.work_dir.join("restored.car");
+        let label = match source.fetch(&keys, &file).await {
+            Ok(Some(label)) => label,
+            Ok(None) => continue,
+            Err(e) => {
+                runner.warning(&format!("gh-p2p-cache: warm start from {} failed: {e}", source.name()));
+                continue;
+            }
+        };
+        let (dir, k) = (s.cache_dir.clone(), keys.clone());
+        let report = tokio::task::spawn_blocking(move || -> Result<share::ImportReport, String> {
+            let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
+            let input = std::io::BufReader::new(std::fs::File::open(&file).map_err(|e| e.to_string())?);
+            let r = share::import(&store, &k, input, &mut |_, _| {}).map_err(|e| e.to_string());
+            let _ = std::fs::remove_file(&file);
+            r
+        })
         .await
-        .map_err(|e| e.to_string())?
-    else {
-        return Ok(None);
-    };
-    let matched = restored.matched_key;
-    let dir = s.cache_dir.clone();
-    let report = tokio::task::spawn_blocking(move || -> Result<share::ImportReport, String> {
-        let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
-        let input = std::io::BufReader::new(std::fs::File::open(&file).map_err(|e| e.to_string())?);
-        let r = share::import(&store, &keys, input, &mut |_, _| {}).map_err(|e| e.to_string());
-        let _ = std::fs::remove_file(&file);
-        r
-    })
-    .await
-    .map_err(|e| e.to_string())??;
-    Ok(Some((matched, report.imported)))
+        .map_err(|e| e.to_string())??;
+        restored.push(Moved {
+            place: source.name().to_owned(),
+            label,
+            entries: report.imported,
+        });
+    }
+    Ok(())
 }
 
 async fn post(runner: &Runner) -> Result<(), String> {
@@ -182,43 +177,42 @@ async fn post(runner: &Runner) -> Result<(), String> {
             serde_json::json!({})
         }
     };
-    if !tokio::task::spawn_blocking(move || daemon::stop(pid, Duration::from_secs(15)))
+    let stopped = tokio::task::spawn_blocking(move || daemon::stop(pid, Duration::from_secs(15)))
         .await
-        .unwrap_or(false)
-    {
+        .unwrap_or(false);
+    if !stopped {
         runner.warning("gh-p2p-cache: the daemon did not stop on SIGTERM within 15 s and was killed");
     }
 
-    let mut saved = None;
-    if s.actions_cache {
-        match actions_cache(runner) {
-            Some(Ok(cache)) => match save(runner, &s, &cache).await {
-                Ok(r) => saved = r,
-                Err(e) => runner.warning(&format!("gh-p2p-cache: saving to the Actions cache failed: {e}")),
-            },
-            Some(Err(e)) => runner.warning(&format!("gh-p2p-cache: Actions cache unusable: {e}")),
-            None => notes
-                .push("No Actions cache service in this environment: nothing was saved for the next run.".to_owned()),
-        }
+    let tiers = Tiers::from_runner(runner, s.actions_cache);
+    for note in &tiers.notes {
+        notes.push(format!("Nothing was saved for the next run: {note}."));
     }
+    let saved = match save(runner, &s, &tiers.sinks).await {
+        Ok(saved) => saved,
+        Err(e) => {
+            runner.warning(&format!("gh-p2p-cache: exporting the snapshot failed: {e}"));
+            Vec::new()
+        }
+    };
     if s.secret.is_none() {
         notes.push(
-            "No `secret` input: entries are shared through this repository's Actions cache only. Set `secret` to share them encrypted between runners."
+            "No `secret` input: the snapshot in this repository's Actions cache is sealed with keys derived from the \
+             repository name. Set `secret` to seal it with keys only your secret holders have."
                 .to_owned(),
         );
     }
-    let restored = runner.state("restored_key").map(|k| {
-        (
-            k,
-            runner.state("restored_count").and_then(|c| c.parse().ok()).unwrap_or(0),
-        )
-    });
-    let md = markdown(&stats, &SnapshotNote { restored, saved }, &notes);
+    let restored: Vec<Moved> = runner
+        .state("restored")
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let md = markdown(&stats, &restored, &saved, &notes);
     if let Err(e) = runner.append_summary(&md) {
         runner.warning(&format!("gh-p2p-cache: job summary not written: {e}"));
     }
+    // The runner drops a post step's outputs (no context name); they are set for completeness,
+    // and the summary carries the same figures.
     let n = |k: &str| stats[k].as_u64().unwrap_or(0);
-    let io = |e: crate::runner::RunnerError| e.to_string();
     runner
         .set_output("hit-rate", &format!("{:.3}", stats["hit_rate"].as_f64().unwrap_or(0.0)))
         .map_err(io)?;
@@ -235,8 +229,11 @@ async fn post(runner: &Runner) -> Result<(), String> {
     Ok(())
 }
 
-/// Exports the cache directory and saves it under a key unique to this job.
-async fn save(runner: &Runner, s: &Settings, cache: &ActionsCache) -> Result<Option<(String, u64)>, String> {
+/// Exports the cache directory once and publishes it to every sink.
+async fn save(runner: &Runner, s: &Settings, sinks: &[Sink]) -> Result<Vec<Moved>, String> {
+    if sinks.is_empty() {
+        return Ok(Vec::new());
+    }
     let keys = derive_keys(s).await?;
     let unique = format!(
         "{}-{}-{}-{}",
@@ -248,9 +245,8 @@ async fn save(runner: &Runner, s: &Settings, cache: &ActionsCache) -> Result<Opt
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     );
-    let key = format!("{KEY_PREFIX}-{}-{unique}", keys.key_id());
     let file = s.work_dir.join("snapshot.car");
-    let (dir, out) = (s.cache_dir.clone(), file.clone());
+    let (dir, out, k) = (s.cache_dir.clone(), file.clone(), keys.clone());
     let report = tokio::task::spawn_blocking(move || -> Result<share::ExportReport, String> {
         let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
         let w = std::io::BufWriter::new(std::fs::File::create(&out).map_err(|e| e.to_string())?);
@@ -258,25 +254,24 @@ async fn save(runner: &Runner, s: &Settings, cache: &ActionsCache) -> Result<Opt
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        share::export(
-            &store,
-            &keys,
-            &Scrubber::new(&[]).map_err(|e| e.to_string())?,
-            w,
-            now,
-            &mut |_, _| {},
-        )
-        .map_err(|e| e.to_string())
+        let scrubber = Scrubber::new(&[]).map_err(|e| e.to_string())?;
+        share::export(&store, &k, &scrubber, w, now, &mut |_, _| {}).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())??;
-    if report.entries == 0 {
-        return Ok(None);
+    let mut saved = Vec::new();
+    if report.entries > 0 {
+        for sink in sinks {
+            match sink.publish(&keys, &file, &unique).await {
+                Ok(label) => saved.push(Moved {
+                    place: sink.name().to_owned(),
+                    label,
+                    entries: report.entries,
+                }),
+                Err(e) => runner.warning(&format!("gh-p2p-cache: saving to {} failed: {e}", sink.name())),
+            }
+        }
     }
-    cache
-        .save(&key, &version_for("snapshot-v1"), &file)
-        .await
-        .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&file);
-    Ok(Some((key, report.entries)))
+    Ok(saved)
 }

@@ -3,12 +3,15 @@
 
 use serde_json::Value;
 
-pub struct SnapshotNote {
-    pub restored: Option<(String, u64)>,
-    pub saved: Option<(String, u64)>,
+/// Entries that came from, or went to, one source or sink.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Moved {
+    pub place: String,
+    pub label: String,
+    pub entries: u64,
 }
 
-pub fn markdown(stats: &Value, snapshot: &SnapshotNote, notes: &[String]) -> String {
+pub fn markdown(stats: &Value, restored: &[Moved], saved: &[Moved], notes: &[String]) -> String {
     let n = |k: &str| stats[k].as_u64().unwrap_or(0);
     let modes = [
         ("HIT", n("cache_hits")),
@@ -45,14 +48,20 @@ pub fn markdown(stats: &Value, snapshot: &SnapshotNote, notes: &[String]) -> Str
             n("rate_limit_units_saved")
         ));
     }
-    match &snapshot.restored {
-        Some((key, count)) => md.push_str(&format!(
-            "Warm start: {count} entries restored from the Actions cache (`{key}`).\n"
-        )),
-        None => md.push_str("Warm start: nothing restored from the Actions cache.\n"),
+    if restored.is_empty() {
+        md.push_str("Warm start: nothing restored.\n");
     }
-    if let Some((key, count)) = &snapshot.saved {
-        md.push_str(&format!("Saved {count} entries to the Actions cache (`{key}`).\n"));
+    for m in restored {
+        md.push_str(&format!(
+            "Warm start: {} entries restored from {} (`{}`).\n",
+            m.entries, m.place, m.label
+        ));
+    }
+    for m in saved {
+        md.push_str(&format!(
+            "Saved {} entries to {} (`{}`).\n",
+            m.entries, m.place, m.label
+        ));
     }
     for note in notes {
         md.push_str(&format!("\n> {note}\n"));
@@ -68,14 +77,12 @@ mod tests {
     fn table_and_charts() {
         let stats = serde_json::json!({"total_requests": 10, "cache_hits": 6, "cache_misses": 4, "hit_rate": 0.6,
             "rate_limit_units_used": 4, "rate_limit_units_saved": 6, "bytes_saved": 1234});
-        let md = markdown(
-            &stats,
-            &SnapshotNote {
-                restored: Some(("k".into(), 3)),
-                saved: None,
-            },
-            &["no secret".into()],
-        );
+        let restored = [Moved {
+            place: "the Actions cache".into(),
+            label: "k".into(),
+            entries: 3,
+        }];
+        let md = markdown(&stats, &restored, &[], &["no secret".into()]);
         assert!(md.contains("| `HIT` | 6 |") && md.contains("**10**") && md.contains("60.0 %"));
         assert!(
             md.contains("pie title Requests by X-Cache") && md.contains("\"MISS\" : 4") && !md.contains("\"PEER\"")
