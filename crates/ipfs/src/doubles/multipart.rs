@@ -60,11 +60,16 @@ pub(crate) fn parse(body: &Bytes, boundary: &str) -> Result<Vec<Part>, String> {
             return Err("multipart: NextPart: boundary not followed by CRLF".into());
         }
         let head_start = pos + pad + 2;
-        let head_len =
-            memmem::find(&body[head_start..], b"\r\n\r\n").ok_or("multipart: NextPart: EOF in part headers")?;
+        // Headers end with an empty line; with no headers at all, that line comes at once.
+        let (head_len, data_start) = if body[head_start..].starts_with(b"\r\n") {
+            (0, head_start + 2)
+        } else {
+            let len =
+                memmem::find(&body[head_start..], b"\r\n\r\n").ok_or("multipart: NextPart: EOF in part headers")?;
+            (len, head_start + len + 4)
+        };
         let head = std::str::from_utf8(&body[head_start..head_start + head_len])
             .map_err(|_| "multipart: part headers are not UTF-8")?;
-        let data_start = head_start + head_len + 4;
         let data_len = memmem::find(&body[data_start..], delim.as_bytes())
             .ok_or("multipart: NextPart: unexpected EOF (no closing boundary)")?;
         let (name, filename) = disposition(head)?;
@@ -79,7 +84,7 @@ pub(crate) fn parse(body: &Bytes, boundary: &str) -> Result<Vec<Part>, String> {
 
 /// `name` and `filename` from the part's `Content-Disposition: form-data`.
 fn disposition(head: &str) -> Result<(Option<String>, Option<String>), String> {
-    for line in head.split("\r\n") {
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
         let Some((key, value)) = line.split_once(':') else {
             return Err(format!("malformed MIME header line: {line:?}"));
         };
