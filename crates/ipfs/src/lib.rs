@@ -9,9 +9,14 @@
 //!   and checks every block against its CID.
 //! - [`manifest`]: the manifest's data model and its DAG-CBOR encoding as a chain of blocks.
 //! - [`snapshot`]: both together: [`SnapshotWriter`] / [`write_snapshot`] and [`read_snapshot`].
+//! - [`net`]: async clients of kubo's RPC API ([`KuboClient`]), trustless gateways
+//!   ([`GatewayClient`]) and IPFS Pinning Services ([`PinningClient`]); everything they fetch is
+//!   verified before use.
+//! - `doubles` (feature `doubles`): in-memory kubo, gateway and pinning service for tests.
 //!
 //! Decryption and AEAD checks are the caller's: this crate hands out blocks whose hashes match
-//! and lets the importer decide what to keep. No async here: `std::io::Read`/`Write` only.
+//! and lets the importer decide what to keep. The format modules are synchronous
+//! (`std::io::Read`/`Write`); only `net` is async (tokio).
 //!
 //! ```
 //! use bytes::Bytes;
@@ -43,12 +48,19 @@
 
 pub mod block;
 pub mod car;
+#[cfg(feature = "doubles")]
+pub mod doubles;
 pub mod manifest;
+pub mod net;
 pub mod snapshot;
 mod varint;
 
 pub use car::{Block, CarError, CarReader, CarWriter, WriteError};
 pub use manifest::{EntryMeta, Manifest, ManifestEntry};
+pub use net::{
+    CarStats, GatewayAttempt, GatewayClient, GatewayReport, IpfsError, KuboClient, PinState, PinStatus, PinningClient,
+    parse_cid,
+};
 pub use snapshot::{
     Envelope, Envelopes, ReadOptions, ReadStats, SnapshotError, SnapshotWriter, read_snapshot, read_snapshot_with,
     write_snapshot,
