@@ -4,6 +4,7 @@
 mod admin;
 mod client;
 mod config_file;
+mod ipfs_cmd;
 mod serve;
 mod settings;
 mod snapshots;
@@ -43,6 +44,10 @@ enum Command {
     Export(snapshots::ExportArgs),
     /// Load a snapshot into the cache, verifying every block; the newer version of a key wins.
     Import(snapshots::ImportArgs),
+    /// Export the cache and publish the snapshot to IPFS (kubo, and/or a pinning service).
+    Publish(ipfs_cmd::PublishArgs),
+    /// Load a snapshot from IPFS by its root CID (through kubo or trustless gateways).
+    Warm(ipfs_cmd::WarmArgs),
     /// The GitHub Action's steps (run by dist/main.js and dist/post.js).
     Action {
         #[arg(value_parser = ["main", "post"])]
@@ -75,6 +80,8 @@ fn main() -> ExitCode {
             Command::Clear(args) => admin::clear(args).await,
             Command::Export(args) => snapshots::export(args).await,
             Command::Import(args) => snapshots::import(args).await,
+            Command::Publish(args) => ipfs_cmd::publish(args).await,
+            Command::Warm(args) => ipfs_cmd::warm(args).await,
             Command::Action { step } => {
                 let exe =
                     std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this binary's path: {e}"))?;

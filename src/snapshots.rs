@@ -91,7 +91,7 @@ impl KeyArgs {
     }
 
     /// Derives the keys (slow by design) and opens the store, both off the async threads.
-    async fn open(&self) -> anyhow::Result<(Arc<Keys>, Arc<store::Store>)> {
+    pub async fn open(&self) -> anyhow::Result<(Arc<Keys>, Arc<store::Store>)> {
         let secret = self.secret()?;
         let scope = self.scope();
         let dir = self.dir();
@@ -174,14 +174,14 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
 }
 
 /// A progress bar on a terminal; a line per quarter otherwise (CI logs).
-struct Progress {
+pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     label: &'static str,
     last_quarter: u64,
 }
 
 impl Progress {
-    fn new(label: &'static str) -> Self {
+    pub fn new(label: &'static str) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(0);
             b.set_style(
@@ -198,7 +198,7 @@ impl Progress {
         }
     }
 
-    fn tick(&mut self, done: u64, total: u64) {
+    pub fn tick(&mut self, done: u64, total: u64) {
         match &self.bar {
             Some(b) => {
                 b.set_length(total);
@@ -215,7 +215,7 @@ impl Progress {
         }
     }
 
-    fn done(&self) {
+    pub fn done(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -209,3 +209,66 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
     let summary = std::fs::read_to_string(job.dir.join("GITHUB_STEP_SUMMARY")).unwrap();
     assert!(summary.contains("restored from the Actions cache"), "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_action_publishes_to_ipfs_and_a_later_job_warms_from_the_root() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let cache = FakeCache::start(RUNTIME_TOKEN).await.unwrap();
+    let kubo = ipfs::doubles::FakeKubo::start().await.unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let api = sim.base_url.clone();
+
+    let mut job = Job::new(root.path(), "publisher", TOKEN_ALICE, &api, &cache);
+    job.env.insert("INPUT_ACTIONS-CACHE".into(), "false".into());
+    job.env.insert("INPUT_IPFS-API".into(), kubo.api_url());
+    job.env.insert("INPUT_SECRET".into(), "fleet secret".into());
+    let job = std::sync::Arc::new(job);
+    let j = job.clone();
+    tokio::task::spawn_blocking(move || j.step("main.js", &HashMap::new()))
+        .await
+        .unwrap();
+    let later = job.later_step_env();
+    gh(&later, TOKEN_ALICE, &["api", "repos/octo/hello/issues?per_page=10"]);
+    let state = job.state_env();
+    let j = job.clone();
+    tokio::task::spawn_blocking(move || j.step("post.js", &state))
+        .await
+        .unwrap();
+    let outputs: HashMap<_, _> = job.file("GITHUB_OUTPUT").into_iter().collect();
+    let cid = outputs["ipfs-root"].clone();
+    assert!(cid.starts_with("bafy"), "{outputs:?}");
+    assert!(kubo.is_pinned(&ipfs::parse_cid(&cid).unwrap()));
+    let summary = std::fs::read_to_string(job.dir.join("GITHUB_STEP_SUMMARY")).unwrap();
+    assert!(summary.contains(&format!("to IPFS (`{cid}`)")), "{summary}");
+    assert_eq!(cache.entries().len(), 0, "actions-cache: false saved nothing there");
+
+    let mut next = Job::new(root.path(), "reader", TOKEN_CAROL, &api, &cache);
+    next.env.insert("INPUT_ACTIONS-CACHE".into(), "false".into());
+    next.env.insert("INPUT_IPFS-API".into(), kubo.api_url());
+    next.env.insert("INPUT_IPFS-ROOT".into(), cid.clone());
+    next.env.insert("INPUT_SECRET".into(), "fleet secret".into());
+    let next = std::sync::Arc::new(next);
+    let j = next.clone();
+    tokio::task::spawn_blocking(move || j.step("main.js", &HashMap::new()))
+        .await
+        .unwrap();
+    let restored: serde_json::Value = serde_json::from_str(&next.state_env()["STATE_restored"]).unwrap();
+    assert_eq!(restored[0]["place"], "IPFS");
+    assert!(restored[0]["entries"].as_u64().unwrap() >= 1, "{restored}");
+    let before = sim.stats().units_total();
+    gh(
+        &next.later_step_env(),
+        TOKEN_CAROL,
+        &["api", "repos/octo/hello/issues?per_page=10"],
+    );
+    assert_eq!(
+        sim.stats().units_total(),
+        before,
+        "the IPFS-warmed entry revalidated for free"
+    );
+    let state = next.state_env();
+    let j = next.clone();
+    tokio::task::spawn_blocking(move || j.step("post.js", &state))
+        .await
+        .unwrap();
+}

@@ -427,3 +427,107 @@ async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for
     );
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_to_ipfs_and_warm_a_fresh_daemon_from_the_root_cid() {
+    require("curl", "apt-get install curl");
+    let sim = sim().await;
+    let kubo = ipfs::doubles::FakeKubo::start().await.unwrap();
+    let pinning = ipfs::doubles::FakePinning::start("pin-token").await.unwrap();
+    let first = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&sim.base_url, first.path()).await;
+    let curl = |socket: &Path, token: &str, path: &str| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
+            "-H",
+            &format!("Authorization: token {token}"),
+            &format!("http://api.github.com{path}"),
+        ]);
+        c
+    };
+    for path in ["/repos/octo/hello", "/repos/octo/hello/issues/2"] {
+        run(&mut curl(&d.socket, TOKEN_ALICE, path)).await;
+    }
+    d.stop().await;
+    let cli = |args: &[&str], dir: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"));
+        c.args(args)
+            .arg("--cache-dir")
+            .arg(dir.join("cache"))
+            .env("GH_P2P_CACHE_SECRET", "fleet secret")
+            .env("GH_P2P_CACHE_SCOPE", "octo/hello")
+            .env("GH_P2P_CACHE_PINNING_TOKEN", "pin-token");
+        c
+    };
+    let out = run(&mut cli(
+        &[
+            "publish",
+            "--ipfs-api",
+            &kubo.api_url(),
+            "--pinning-service",
+            &pinning.endpoint(),
+            "--pin-timeout",
+            "20s",
+        ],
+        first.path(),
+    ))
+    .await;
+    let root = out
+        .lines()
+        .last()
+        .unwrap()
+        .strip_prefix("root ")
+        .expect("root line")
+        .to_owned();
+    assert!(out.contains("is pinned"), "{out}");
+    let root_cid = ipfs::parse_cid(&root).unwrap();
+    assert!(kubo.is_pinned(&root_cid), "kubo pinned the root");
+
+    // Unreachable IPFS: a clear error, nothing imported.
+    let second = tempfile::tempdir().unwrap();
+    let bad = cli(
+        &["warm", "--ipfs-root", &root, "--ipfs-api", "http://127.0.0.1:9"],
+        second.path(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("127.0.0.1:9"));
+    let bad = cli(
+        &["warm", "--ipfs-root", "not-a-cid", "--ipfs-api", &kubo.api_url()],
+        second.path(),
+    )
+    .output()
+    .await
+    .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--ipfs-root"));
+
+    let warmed = run(&mut cli(
+        &["warm", "--ipfs-root", &root, "--ipfs-api", &kubo.api_url()],
+        second.path(),
+    ))
+    .await;
+    assert!(warmed.starts_with("warmed 2 entries"), "{warmed}");
+
+    // A fresh daemon on the warmed cache: with the trust policy a hit needs no upstream call.
+    let socket = second.path().join("api.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .args(["serve", "--policy", "trust", "--upstream", &sim.base_url])
+        .arg("--socket")
+        .arg(&socket)
+        .arg("--cache-dir")
+        .arg(second.path().join("cache"))
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    lines.next_line().await.unwrap().expect("ready line");
+    let before = sim.stats().total_requests;
+    let r = run(&mut curl(&socket, TOKEN_BOB, "/repos/octo/hello/issues/2"))
+        .await
+        .to_ascii_lowercase();
+    assert!(r.contains("x-cache: hit"), "{r}");
+    assert_eq!(sim.stats().total_requests, before, "served without an upstream call");
+    child.kill().await.unwrap();
+}

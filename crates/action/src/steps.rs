@@ -68,7 +68,7 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
             runner.mask(&v);
         }
     }
-    for inactive in ["peers", "ipfs-api", "ipfs-root", "pinning-service"] {
+    for inactive in ["peers"] {
         if runner.input(inactive).is_some() {
             runner.warning(&format!(
                 "gh-p2p-cache: input `{inactive}` is accepted but not active yet in this version"
@@ -222,7 +222,12 @@ async fn post(runner: &Runner) -> Result<(), String> {
     runner
         .set_output("rate-limit-saved", &n("rate_limit_units_saved").to_string())
         .map_err(io)?;
-    runner.set_output("ipfs-root", "").map_err(io)?;
+    let ipfs_root = saved
+        .iter()
+        .find(|m| m.place == "IPFS")
+        .map(|m| m.label.as_str())
+        .unwrap_or("");
+    runner.set_output("ipfs-root", ipfs_root).map_err(io)?;
     runner.group("gh-p2p-cache daemon log");
     runner.print_verbatim(&std::fs::read_to_string(&s.log_file).unwrap_or_default());
     runner.end_group();

@@ -11,10 +11,21 @@ const KEY_PREFIX: &str = "gh-p2p-cache-v1";
 
 pub enum Source {
     ActionsCache(ActionsCache),
+    /// A snapshot named by its root CID, fetched through kubo or trustless gateways.
+    Ipfs {
+        root: entry::Cid,
+        kubo: Option<ipfs::KuboClient>,
+        gateways: Option<ipfs::GatewayClient>,
+    },
 }
 
 pub enum Sink {
     ActionsCache(ActionsCache),
+    /// kubo (`dag/import`, pinning the root) and/or a pinning service.
+    Ipfs {
+        kubo: Option<ipfs::KuboClient>,
+        pinning: Option<ipfs::PinningClient>,
+    },
 }
 
 /// The configured sources and sinks, and notes on the ones that could not be used.
@@ -50,7 +61,72 @@ impl Tiers {
                     .push("no Actions cache service in this environment".to_owned()),
             }
         }
+        tiers.add_ipfs(runner);
         tiers
+    }
+
+    /// The `ipfs-api`, `ipfs-root` and `pinning-service` inputs (the service's token comes from
+    /// `GH_P2P_CACHE_PINNING_TOKEN`, gateways from `GH_P2P_CACHE_GATEWAYS`).
+    fn add_ipfs(&mut self, runner: &Runner) {
+        let kubo = || runner.input("ipfs-api").map(|u| ipfs::KuboClient::new(&u));
+        let gateways: Vec<String> = runner
+            .var("GH_P2P_CACHE_GATEWAYS")
+            .map(|g| {
+                g.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(root) = runner.input("ipfs-root") {
+            match ipfs::parse_cid(&root) {
+                Err(e) => self.notes.push(format!("input ipfs-root: {e}")),
+                Ok(root) => {
+                    let kubo = match kubo() {
+                        Some(Ok(k)) => Some(k),
+                        Some(Err(e)) => {
+                            self.notes.push(format!("input ipfs-api: {e}"));
+                            None
+                        }
+                        None => None,
+                    };
+                    let gateways = (!gateways.is_empty())
+                        .then(|| ipfs::GatewayClient::new(gateways.clone()))
+                        .and_then(|g| {
+                            g.map_err(|e| self.notes.push(format!("GH_P2P_CACHE_GATEWAYS: {e}")))
+                                .ok()
+                        });
+                    if kubo.is_none() && gateways.is_none() {
+                        self.notes
+                            .push("ipfs-root needs ipfs-api or GH_P2P_CACHE_GATEWAYS to fetch it from".to_owned());
+                    } else {
+                        self.sources.push(Source::Ipfs { root, kubo, gateways });
+                    }
+                }
+            }
+        }
+        let kubo = match kubo() {
+            Some(Ok(k)) => Some(k),
+            Some(Err(e)) => {
+                self.notes.push(format!("input ipfs-api: {e}"));
+                None
+            }
+            None => None,
+        };
+        let pinning = runner.input("pinning-service").and_then(|endpoint| {
+            let Some(token) = runner.var("GH_P2P_CACHE_PINNING_TOKEN") else {
+                self.notes
+                    .push("pinning-service needs its bearer token in GH_P2P_CACHE_PINNING_TOKEN".to_owned());
+                return None;
+            };
+            ipfs::PinningClient::new(&endpoint, token)
+                .map_err(|e| self.notes.push(format!("input pinning-service: {e}")))
+                .ok()
+        });
+        if kubo.is_some() || pinning.is_some() {
+            self.sinks.push(Sink::Ipfs { kubo, pinning });
+        }
     }
 }
 
@@ -58,6 +134,7 @@ impl Source {
     pub fn name(&self) -> &'static str {
         match self {
             Source::ActionsCache(_) => "the Actions cache",
+            Source::Ipfs { .. } => "IPFS",
         }
     }
 
@@ -78,6 +155,22 @@ impl Source {
                     .map_err(|e| e.to_string())?;
                 Ok(found.map(|r| r.matched_key))
             }
+            Source::Ipfs { root, kubo, gateways } => {
+                let mut errors = Vec::new();
+                if let Some(kubo) = kubo {
+                    match kubo.fetch_car(root, dest).await {
+                        Ok(_) => return Ok(Some(root.to_string())),
+                        Err(e) => errors.push(format!("kubo: {e}")),
+                    }
+                }
+                if let Some(gateways) = gateways {
+                    match gateways.fetch_car(root, dest).await {
+                        Ok(_) => return Ok(Some(root.to_string())),
+                        Err(e) => errors.push(format!("gateways: {e}")),
+                    }
+                }
+                Err(errors.join("; "))
+            }
         }
     }
 }
@@ -86,6 +179,7 @@ impl Sink {
     pub fn name(&self) -> &'static str {
         match self {
             Sink::ActionsCache(_) => "the Actions cache",
+            Sink::Ipfs { .. } => "IPFS",
         }
     }
 
@@ -100,6 +194,34 @@ impl Sink {
                     .map_err(|e| e.to_string())?;
                 Ok(key)
             }
+            Sink::Ipfs { kubo, pinning } => {
+                let root = snapshot_root(file)?;
+                if let Some(kubo) = kubo {
+                    let car = bytes::Bytes::from(std::fs::read(file).map_err(|e| e.to_string())?);
+                    let roots = kubo.dag_import(car, true).await.map_err(|e| e.to_string())?;
+                    if !roots.contains(&root) {
+                        return Err(format!("kubo imported roots {roots:?}, not the snapshot's root {root}"));
+                    }
+                }
+                if let Some(pinning) = pinning {
+                    pinning
+                        .pin(&root, "gh-p2p-cache snapshot", std::time::Duration::from_secs(60))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(root.to_string())
+            }
         }
     }
+}
+
+/// The root CID named in a snapshot file's header.
+fn snapshot_root(file: &Path) -> Result<entry::Cid, String> {
+    let f = std::io::BufReader::new(std::fs::File::open(file).map_err(|e| e.to_string())?);
+    let reader = ipfs::CarReader::new(f).map_err(|e| e.to_string())?;
+    reader
+        .roots()
+        .first()
+        .copied()
+        .ok_or_else(|| "the snapshot has no root".to_owned())
 }
