@@ -10,22 +10,26 @@ use std::path::Path;
 const KEY_PREFIX: &str = "gh-p2p-cache-v1";
 
 pub enum Source {
-    ActionsCache(ActionsCache),
+    ActionsCache(Box<ActionsCache>),
     /// A snapshot named by its root CID, fetched through kubo or trustless gateways.
-    Ipfs {
-        root: entry::Cid,
-        kubo: Option<ipfs::KuboClient>,
-        gateways: Option<ipfs::GatewayClient>,
-    },
+    Ipfs(Box<IpfsSource>),
+}
+
+pub struct IpfsSource {
+    root: entry::Cid,
+    kubo: Option<ipfs::KuboClient>,
+    gateways: Option<ipfs::GatewayClient>,
+}
+
+pub struct IpfsSink {
+    kubo: Option<ipfs::KuboClient>,
+    pinning: Option<ipfs::PinningClient>,
 }
 
 pub enum Sink {
-    ActionsCache(ActionsCache),
+    ActionsCache(Box<ActionsCache>),
     /// kubo (`dag/import`, pinning the root) and/or a pinning service.
-    Ipfs {
-        kubo: Option<ipfs::KuboClient>,
-        pinning: Option<ipfs::PinningClient>,
-    },
+    Ipfs(Box<IpfsSink>),
 }
 
 /// The configured sources and sinks, and notes on the ones that could not be used.
@@ -49,10 +53,10 @@ impl Tiers {
                 Some(Ok(_)) => {
                     // One client per list: each is used on its own step.
                     if let Some(Ok(c)) = make() {
-                        tiers.sources.push(Source::ActionsCache(c));
+                        tiers.sources.push(Source::ActionsCache(Box::new(c)));
                     }
                     if let Some(Ok(c)) = make() {
-                        tiers.sinks.push(Sink::ActionsCache(c));
+                        tiers.sinks.push(Sink::ActionsCache(Box::new(c)));
                     }
                 }
                 Some(Err(e)) => tiers.notes.push(format!("the Actions cache is unusable: {e}")),
@@ -68,7 +72,11 @@ impl Tiers {
     /// The `ipfs-api`, `ipfs-root` and `pinning-service` inputs (the service's token comes from
     /// `GH_P2P_CACHE_PINNING_TOKEN`, gateways from `GH_P2P_CACHE_GATEWAYS`).
     fn add_ipfs(&mut self, runner: &Runner) {
-        let kubo = || runner.input("ipfs-api").map(|u| ipfs::KuboClient::new(&u));
+        let kubo = || {
+            runner
+                .input("ipfs-api")
+                .map(|u| ipfs::KuboClient::new(&u).map_err(|e| e.to_string()))
+        };
         let gateways: Vec<String> = runner
             .var("GH_P2P_CACHE_GATEWAYS")
             .map(|g| {
@@ -91,17 +99,23 @@ impl Tiers {
                         }
                         None => None,
                     };
-                    let gateways = (!gateways.is_empty())
-                        .then(|| ipfs::GatewayClient::new(gateways.clone()))
-                        .and_then(|g| {
-                            g.map_err(|e| self.notes.push(format!("GH_P2P_CACHE_GATEWAYS: {e}")))
-                                .ok()
-                        });
+                    let gateways = if gateways.is_empty() {
+                        None
+                    } else {
+                        match ipfs::GatewayClient::new(gateways.clone()) {
+                            Ok(g) => Some(g),
+                            Err(e) => {
+                                self.notes.push(format!("GH_P2P_CACHE_GATEWAYS: {e}"));
+                                None
+                            }
+                        }
+                    };
                     if kubo.is_none() && gateways.is_none() {
                         self.notes
                             .push("ipfs-root needs ipfs-api or GH_P2P_CACHE_GATEWAYS to fetch it from".to_owned());
                     } else {
-                        self.sources.push(Source::Ipfs { root, kubo, gateways });
+                        self.sources
+                            .push(Source::Ipfs(Box::new(IpfsSource { root, kubo, gateways })));
                     }
                 }
             }
@@ -125,7 +139,7 @@ impl Tiers {
                 .ok()
         });
         if kubo.is_some() || pinning.is_some() {
-            self.sinks.push(Sink::Ipfs { kubo, pinning });
+            self.sinks.push(Sink::Ipfs(Box::new(IpfsSink { kubo, pinning })));
         }
     }
 }
@@ -134,7 +148,7 @@ impl Source {
     pub fn name(&self) -> &'static str {
         match self {
             Source::ActionsCache(_) => "the Actions cache",
-            Source::Ipfs { .. } => "IPFS",
+            Source::Ipfs(_) => "IPFS",
         }
     }
 
@@ -155,7 +169,8 @@ impl Source {
                     .map_err(|e| e.to_string())?;
                 Ok(found.map(|r| r.matched_key))
             }
-            Source::Ipfs { root, kubo, gateways } => {
+            Source::Ipfs(src) => {
+                let IpfsSource { root, kubo, gateways } = &**src;
                 let mut errors = Vec::new();
                 if let Some(kubo) = kubo {
                     match kubo.fetch_car(root, dest).await {
@@ -179,7 +194,7 @@ impl Sink {
     pub fn name(&self) -> &'static str {
         match self {
             Sink::ActionsCache(_) => "the Actions cache",
-            Sink::Ipfs { .. } => "IPFS",
+            Sink::Ipfs(_) => "IPFS",
         }
     }
 
@@ -194,7 +209,8 @@ impl Sink {
                     .map_err(|e| e.to_string())?;
                 Ok(key)
             }
-            Sink::Ipfs { kubo, pinning } => {
+            Sink::Ipfs(sink) => {
+                let IpfsSink { kubo, pinning } = &**sink;
                 let root = snapshot_root(file)?;
                 if let Some(kubo) = kubo {
                     let car = bytes::Bytes::from(std::fs::read(file).map_err(|e| e.to_string())?);
