@@ -307,3 +307,24 @@ async fn a_server_that_is_not_kubo_is_named() {
     let err = client.version().await.unwrap_err();
     assert!(matches!(err, IpfsError::BadResponse { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_snapshot_file_is_streamed_to_dag_import() {
+    let (fake, client) = kubo().await;
+    let (car, root) = common::snapshot(&common::envelopes(40, 20_000), 1 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.car");
+    std::fs::write(&path, &car).unwrap();
+    assert_eq!(client.dag_import_file(&path, true).await.unwrap(), vec![root]);
+    assert!(fake.is_pinned(&root));
+    let back = dir.path().join("back.car");
+    client.fetch_car(&root, &back).await.unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), car);
+
+    // Not a CAR: refused before anything is sent.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello").unwrap();
+    let err = client.dag_import_file(&text, true).await.unwrap_err();
+    assert!(matches!(err, IpfsError::BadCar { .. }), "{err}");
+    assert_eq!(fake.imports(), 1);
+}
