@@ -328,3 +328,19 @@ async fn a_snapshot_file_is_streamed_to_dag_import() {
     assert!(matches!(err, IpfsError::BadCar { .. }), "{err}");
     assert_eq!(fake.imports(), 1);
 }
+
+#[tokio::test]
+async fn offline_mode_is_sent_on_every_call() {
+    let (fake, client) = kubo().await;
+    let client = client.with_offline(true);
+    let err = client.block_get(&raw_cid(b"absent")).await.unwrap_err();
+    assert!(matches!(err, IpfsError::NotFound { .. }), "{err}");
+    client.version().await.unwrap();
+    assert_eq!(fake.offline_calls(), 2);
+}
+
+#[test]
+fn an_empty_pinning_token_is_refused() {
+    let err = ipfs::PinningClient::new("http://127.0.0.1:1", " ").unwrap_err();
+    assert!(matches!(err, IpfsError::BadToken { .. }), "{err}");
+}

@@ -20,6 +20,11 @@ pub enum IpfsError {
         reason: String,
         example: &'static str,
     },
+    #[error("the {service} access token is unusable ({reason}): pass the token the service issued")]
+    BadToken {
+        service: &'static str,
+        reason: &'static str,
+    },
     #[error("{input:?} is not a CID ({reason}): pass a CID such as bafy... or bafk...")]
     BadCid { input: String, reason: String },
     #[error("{service} at {url} is unreachable ({detail}): is it running? IPFS is skipped for now")]

@@ -46,6 +46,7 @@ pub(crate) struct KuboErrorBody {
 pub struct KuboClient {
     http: Http,
     max_car: u64,
+    offline: bool,
 }
 
 impl KuboClient {
@@ -55,7 +56,17 @@ impl KuboClient {
         Ok(KuboClient {
             http: Http::new(SERVICE, api_url, "http://127.0.0.1:5001")?,
             max_car: DEFAULT_MAX_CAR,
+            offline: false,
         })
+    }
+
+    /// Adds kubo's global `offline=true` to every call: only blocks the node already holds
+    /// are used, so an unknown CID is "not found" at once instead of a network search that
+    /// lasts until the timeout. Off by default, since warming through a local node usually
+    /// wants it to fetch from the network.
+    pub fn with_offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
     }
 
     /// Bounds connecting, waiting for each answer, and each pause inside a body (30 s by default).
@@ -382,10 +393,16 @@ impl KuboClient {
     }
 
     fn path(&self, command: &str, query: &str) -> String {
-        if query.is_empty() {
+        let offline = if self.offline { "offline=true" } else { "" };
+        let sep = if query.is_empty() || offline.is_empty() {
+            ""
+        } else {
+            "&"
+        };
+        if query.is_empty() && offline.is_empty() {
             format!("/api/v0/{command}")
         } else {
-            format!("/api/v0/{command}?{query}")
+            format!("/api/v0/{command}?{query}{sep}{offline}")
         }
     }
 }
