@@ -207,3 +207,26 @@ async fn an_unwritable_destination_stops_at_once() {
     assert!(matches!(err, IpfsError::Io { .. }), "{err}");
     assert_eq!(second.requests(), 0);
 }
+
+#[tokio::test]
+async fn a_gateway_that_stalls_midway_times_out_and_the_next_is_used() {
+    let (slow, car, root, _) = snapshot_gateway(4).await;
+    slow.set_faults(GatewayFaults {
+        stall: true,
+        ..Default::default()
+    });
+    let good = FakeGateway::from_car(&car).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("s.car");
+    let c = GatewayClient::new(vec![slow.url(), good.url()])
+        .unwrap()
+        .with_timeout(Duration::from_millis(200));
+    let report = c.fetch_car(&root, &dest).await.unwrap();
+    assert_eq!(report.gateway, good.url());
+    assert!(
+        report.rejected[0].error.contains("did not answer"),
+        "{:?}",
+        report.rejected
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), car);
+}
