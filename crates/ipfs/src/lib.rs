@@ -1,9 +1,9 @@
-//! The IPFS side of the cache. For now: snapshots as CAR v1 files.
+//! The IPFS side of the cache: snapshots as CAR v1 files, and the clients that move them.
 //!
 //! A snapshot is a CAR v1 file whose root is a DAG-CBOR manifest listing encrypted envelopes
 //! (opaque blocks of at most 1 MiB, CIDv1 raw sha2-256), followed by those envelopes. The same
 //! bytes go to IPFS (`dag/import`), the GitHub Actions cache and peers. `SNAPSHOT.md` beside this
-//! crate describes the layout.
+//! crate describes the layout; `NETWORK.md` the clients, what they verify, and the doubles.
 //!
 //! - [`car`]: the CAR v1 container, any blocks: [`CarWriter`], and [`CarReader`], which streams
 //!   and checks every block against its CID.

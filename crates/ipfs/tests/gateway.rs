@@ -64,6 +64,47 @@ async fn a_gateway_altering_a_block_is_rejected_counted_and_the_next_one_used() 
 }
 
 #[tokio::test]
+async fn blocks_in_any_order_with_duplicates_are_laid_out_manifest_first() {
+    let envelopes = common::envelopes(200, 64);
+    let (car, root) = common::snapshot(&envelopes, 1024);
+    let gw = FakeGateway::from_car(&car).await.unwrap();
+    gw.set_faults(GatewayFaults {
+        shuffle: true,
+        ..Default::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("snap.car");
+    let report = client(&[gw.url()]).fetch_car(&root, &dest).await.unwrap();
+    assert_eq!(report.stats.duplicates, 1);
+    assert_eq!(std::fs::read(&dest).unwrap(), car);
+}
+
+#[tokio::test]
+async fn unrelated_blocks_are_dropped() {
+    let (gw, _car, _root, envelopes) = snapshot_gateway(3).await;
+    // Ask for one envelope's DAG: the gateway sends just that block.
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("one.car");
+    let report = client(&[gw.url()]).fetch_car(&envelopes[1].0, &dest).await.unwrap();
+    assert_eq!(report.stats.blocks, 1);
+    let blocks: Vec<_> = ipfs::CarReader::new(std::fs::File::open(&dest).unwrap())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(blocks.len(), 1);
+    assert_eq!(blocks[0].data, envelopes[1].1);
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_refused() {
+    let (gw, _car, root, _) = snapshot_gateway(8).await;
+    let c = client(&[gw.url()]).with_max_car(1000);
+    let dir = tempfile::tempdir().unwrap();
+    let err = c.fetch_car(&root, &dir.path().join("s.car")).await.unwrap_err();
+    assert!(err.to_string().contains("over 1000 bytes"), "{err}");
+}
+
+#[tokio::test]
 async fn a_truncated_car_is_rejected() {
     let (gw, _car, root, _) = snapshot_gateway(5).await;
     // A clean cut between sections: a valid, shorter CAR that only completeness can catch.
@@ -151,4 +192,41 @@ async fn unreachable_gateways_fail_quickly_as_unavailable() {
 #[test]
 fn no_gateway_is_a_configuration_error() {
     assert!(matches!(GatewayClient::new(vec![]), Err(IpfsError::BadUrl { .. })));
+}
+
+#[tokio::test]
+async fn an_unwritable_destination_stops_at_once() {
+    let (gw, car, root, _) = snapshot_gateway(2).await;
+    let second = FakeGateway::from_car(&car).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("no-such-dir").join("s.car");
+    let err = client(&[gw.url(), second.url()])
+        .fetch_car(&root, &dest)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, IpfsError::Io { .. }), "{err}");
+    assert_eq!(second.requests(), 0);
+}
+
+#[tokio::test]
+async fn a_gateway_that_stalls_midway_times_out_and_the_next_is_used() {
+    let (slow, car, root, _) = snapshot_gateway(4).await;
+    slow.set_faults(GatewayFaults {
+        stall: true,
+        ..Default::default()
+    });
+    let good = FakeGateway::from_car(&car).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("s.car");
+    let c = GatewayClient::new(vec![slow.url(), good.url()])
+        .unwrap()
+        .with_timeout(Duration::from_millis(200));
+    let report = c.fetch_car(&root, &dest).await.unwrap();
+    assert_eq!(report.gateway, good.url());
+    assert!(
+        report.rejected[0].error.contains("did not answer"),
+        "{:?}",
+        report.rejected
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), car);
 }

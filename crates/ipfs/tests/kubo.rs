@@ -72,11 +72,14 @@ async fn a_chained_manifest_comes_back_complete_and_manifest_first() {
     let (_fake, client) = kubo().await;
     let envelopes = common::envelopes(300, 64);
     let (car, root) = common::snapshot(&envelopes, 1024);
-    client.dag_import(Bytes::from(car), true).await.unwrap();
+    client.dag_import(Bytes::from(car.clone()), true).await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("back.car");
     client.fetch_car(&root, &dest).await.unwrap();
+    // kubo's depth-first export reaches the last chain block's envelopes first; the client
+    // lays the blocks out again as the writer does: chain first, envelopes in manifest order.
+    assert_eq!(std::fs::read(&dest).unwrap(), car);
     let (manifest, items) = read_snapshot(std::fs::File::open(&dest).unwrap()).unwrap();
     assert_eq!(manifest.entries.len(), 300);
     let mut got: Vec<Cid> = items.map(|e| e.unwrap().cid).collect();
@@ -303,4 +306,41 @@ async fn a_server_that_is_not_kubo_is_named() {
     let client = KuboClient::new(&format!("{}/not-the-api", fake.api_url())).unwrap();
     let err = client.version().await.unwrap_err();
     assert!(matches!(err, IpfsError::BadResponse { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn a_snapshot_file_is_streamed_to_dag_import() {
+    let (fake, client) = kubo().await;
+    let (car, root) = common::snapshot(&common::envelopes(40, 20_000), 1 << 20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("snap.car");
+    std::fs::write(&path, &car).unwrap();
+    assert_eq!(client.dag_import_file(&path, true).await.unwrap(), vec![root]);
+    assert!(fake.is_pinned(&root));
+    let back = dir.path().join("back.car");
+    client.fetch_car(&root, &back).await.unwrap();
+    assert_eq!(std::fs::read(&back).unwrap(), car);
+
+    // Not a CAR: refused before anything is sent.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello").unwrap();
+    let err = client.dag_import_file(&text, true).await.unwrap_err();
+    assert!(matches!(err, IpfsError::BadCar { .. }), "{err}");
+    assert_eq!(fake.imports(), 1);
+}
+
+#[tokio::test]
+async fn offline_mode_is_sent_on_every_call() {
+    let (fake, client) = kubo().await;
+    let client = client.with_offline(true);
+    let err = client.block_get(&raw_cid(b"absent")).await.unwrap_err();
+    assert!(matches!(err, IpfsError::NotFound { .. }), "{err}");
+    client.version().await.unwrap();
+    assert_eq!(fake.offline_calls(), 2);
+}
+
+#[test]
+fn an_empty_pinning_token_is_refused() {
+    let err = ipfs::PinningClient::new("http://127.0.0.1:1", " ").unwrap_err();
+    assert!(matches!(err, IpfsError::BadToken { .. }), "{err}");
 }

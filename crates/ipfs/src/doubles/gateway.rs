@@ -8,8 +8,8 @@
 //!   root, the DAG depth-first (DAG-CBOR links), each block once; a missing child ends the
 //!   stream early after the 200, as the spec allows;
 //! - `Content-Disposition: attachment` and an `Etag`;
-//! - fault switches ([`GatewayFaults`]): alter a block, cut the CAR after N blocks, answer with
-//!   the wrong content type, answer 500.
+//! - fault switches ([`GatewayFaults`]): alter a block, cut the CAR after N blocks, send blocks
+//!   out of order with a duplicate, stall halfway, answer with the wrong content type, answer 500.
 //!
 //! What it does not model: paths under the CID, `dag-scope=block|entity`, `entity-bytes`,
 //! `car-order`/`car-dups` negotiation (always dfs, no duplicates), HEAD, IPNS, the `bafkqaaa`
@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use cid::Cid;
+use futures_util::StreamExt;
 
 use super::kubo::{altered, percent_decode};
 use super::{Blocks, Server, car_bytes};
@@ -35,6 +36,11 @@ pub struct GatewayFaults {
     pub alter_block: Option<Cid>,
     /// Serve only this many blocks of a CAR, then end the body (a clean cut between sections).
     pub truncate_after_blocks: Option<usize>,
+    /// Send the first half of a CAR, then nothing, keeping the connection open.
+    pub stall: bool,
+    /// Send a CAR's blocks in reverse order, with the first one repeated at the end: the spec
+    /// lets a gateway use any order (`order=unk`) and send duplicates unless asked otherwise.
+    pub shuffle: bool,
     /// Answer CAR requests with `text/html`, as a plain (non-trustless) gateway might.
     pub wrong_content_type: bool,
     /// Answer everything with 500.
@@ -166,6 +172,10 @@ async fn serve(
         Format::Car => {
             let (blocks, _missing) = inner.blocks.dag(&cid);
             let mut blocks: Vec<(Cid, Bytes)> = blocks.into_iter().map(|(c, d)| (c, alter(&c, d))).collect();
+            if inner.faults.shuffle && !blocks.is_empty() {
+                blocks.reverse();
+                blocks.push(blocks[0].clone());
+            }
             if let Some(n) = inner.faults.truncate_after_blocks {
                 blocks.truncate(n);
             }
@@ -173,6 +183,11 @@ async fn serve(
                 "text/html; charset=utf-8"
             } else {
                 "application/vnd.ipld.car; version=1; order=dfs; dups=n"
+            };
+            let content_type = if inner.faults.shuffle {
+                "application/vnd.ipld.car; version=1; order=unk; dups=y"
+            } else {
+                content_type
             };
             let headers = [
                 (header::CONTENT_TYPE, content_type.to_owned()),
@@ -182,7 +197,14 @@ async fn serve(
                 ),
                 (header::ETAG, format!("\"{cid}.car.dfs.n\"")),
             ];
-            (headers, Body::from(car_bytes(&cid, &blocks))).into_response()
+            let car = Bytes::from(car_bytes(&cid, &blocks));
+            if inner.faults.stall {
+                let half = car.slice(..car.len() / 2);
+                let first = futures_util::stream::iter([Ok::<_, std::io::Error>(half)]);
+                let body = Body::from_stream(first.chain(futures_util::stream::pending()));
+                return (headers, body).into_response();
+            }
+            (headers, Body::from(car)).into_response()
         }
     }
 }

@@ -19,7 +19,8 @@
 //! - fault switches ([`KuboFaults`]): alter a block in `block/get` and `dag/export`, hang.
 //!
 //! What it does not model: the network (a block not held locally is "not found" at once, as
-//! with `--offline`, where kubo online would search for it until a timeout); UnixFS, `add`,
+//! with `offline=true`, where kubo online would search for it until a timeout; the fake only
+//! counts `offline=true` calls); UnixFS, `add`,
 //! `cat`; dag-pb and other codecs' links (only DAG-CBOR links are followed); direct and
 //! indirect pins, pin names, `pin rm`, garbage collection; `stats`/`silent` of `dag/import`;
 //! `--progress` output of `pin/add`; authentication (kubo's `API.Authorizations`); streaming
@@ -60,6 +61,7 @@ struct Inner {
     pins: HashSet<Cid>,
     faults: KuboFaults,
     imports: u32,
+    offline_calls: u32,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -107,6 +109,11 @@ impl FakeKubo {
 
     pub fn is_pinned(&self, cid: &Cid) -> bool {
         lock(&self.shared).pins.iter().any(|p| p.hash() == cid.hash())
+    }
+
+    /// Calls made with kubo's global `offline=true` so far.
+    pub fn offline_calls(&self) -> u32 {
+        lock(&self.shared).offline_calls
     }
 
     /// Successful `dag/import` calls so far.
@@ -213,6 +220,9 @@ async fn command(
         return (StatusCode::METHOD_NOT_ALLOWED, "405 - Method Not Allowed\n").into_response();
     }
     let args = query_args(&query);
+    if flag(&args, "offline", false) {
+        lock(&shared).offline_calls += 1;
+    }
     match command.as_str() {
         "version" => {
             let body = json!({"Version": "0.32.1", "Commit": "fake", "Repo": "16", "System": "amd64/linux", "Golang": "go1.23"});

@@ -88,9 +88,7 @@ impl Blocks {
             if cid.codec() == DAG_CBOR {
                 // Links in encoded order, as kubo's traversal meets them: DAG-CBOR sorts map
                 // keys by length first, so a manifest's `next` comes before its `entries`.
-                let mut links = Vec::new();
-                let mut input = &data[..];
-                if cbor_links(&mut input, &mut links, 0).is_some() {
+                if let Some(links) = crate::net::links::dag_cbor_links(data) {
                     stack.extend(links.into_iter().rev());
                 }
             }
@@ -98,65 +96,6 @@ impl Blocks {
         }
         (out, None)
     }
-}
-
-/// Walks one CBOR item, collecting tag-42 links in the order they are encoded. `None` for
-/// input that is not well-formed (the caller then follows no links).
-fn cbor_links(input: &mut &[u8], out: &mut Vec<Cid>, depth: usize) -> Option<()> {
-    if depth > 256 {
-        return None;
-    }
-    let (major, value) = cbor_head(input)?;
-    match major {
-        2 | 3 => {
-            take(input, value)?;
-        }
-        4 => {
-            for _ in 0..value {
-                cbor_links(input, out, depth + 1)?;
-            }
-        }
-        5 => {
-            for _ in 0..value.checked_mul(2)? {
-                cbor_links(input, out, depth + 1)?;
-            }
-        }
-        6 if value == 42 => {
-            // A link: a byte string holding 0x00 and the binary CID.
-            let (2, len) = cbor_head(input)? else { return None };
-            let bytes = take(input, len)?;
-            let (0, cid) = bytes.split_first()? else { return None };
-            out.push(Cid::read_bytes(cid).ok()?);
-        }
-        6 => cbor_links(input, out, depth + 1)?,
-        _ => {} // integers, simple values and floats: nothing follows the head
-    }
-    Some(())
-}
-
-/// An item's major type and argument.
-fn cbor_head(input: &mut &[u8]) -> Option<(u8, u64)> {
-    let (&first, rest) = input.split_first()?;
-    *input = rest;
-    let (major, info) = (first >> 5, first & 0x1f);
-    let value = match info {
-        0..=23 => u64::from(info),
-        24..=27 => take(input, 1 << (info - 24))?
-            .iter()
-            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
-        _ => return None, // indefinite lengths are not DAG-CBOR
-    };
-    Some((major, value))
-}
-
-fn take<'a>(input: &mut &'a [u8], n: u64) -> Option<&'a [u8]> {
-    let n = usize::try_from(n).ok()?;
-    if input.len() < n {
-        return None;
-    }
-    let (head, rest) = input.split_at(n);
-    *input = rest;
-    Some(head)
 }
 
 /// A CAR v1 of `blocks` under `root`, written as given (no checks: doubles may serve bad data).

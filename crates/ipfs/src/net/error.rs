@@ -20,15 +20,20 @@ pub enum IpfsError {
         reason: String,
         example: &'static str,
     },
+    #[error("the {service} access token is unusable ({reason}): pass the token the service issued")]
+    BadToken {
+        service: &'static str,
+        reason: &'static str,
+    },
     #[error("{input:?} is not a CID ({reason}): pass a CID such as bafy... or bafk...")]
     BadCid { input: String, reason: String },
-    #[error("{service} at {url} is unreachable ({detail}): is it running? IPFS is skipped for now")]
+    #[error("{service} at {url} is unreachable ({detail}): is it running?")]
     Unreachable {
         service: &'static str,
         url: String,
         detail: String,
     },
-    #[error("{service} at {url} did not answer {op} within {after:?}: IPFS is skipped for now")]
+    #[error("{service} at {url} did not answer {op} within {after:?}: is it overloaded or stuck?")]
     Timeout {
         service: &'static str,
         url: String,

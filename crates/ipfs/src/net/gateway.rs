@@ -106,6 +106,9 @@ impl GatewayClient {
                         rejected,
                     });
                 }
+                // A local problem (the destination cannot be written) is not the gateway's fault,
+                // and the next gateway would meet it too.
+                Err(e @ IpfsError::Io { .. }) => return Err(e),
                 Err(e) => {
                     tracing::warn!(gateway = gateway.base(), %root, error = %e, "gateway answer rejected");
                     rejected.push(GatewayAttempt {

@@ -46,6 +46,7 @@ pub(crate) struct KuboErrorBody {
 pub struct KuboClient {
     http: Http,
     max_car: u64,
+    offline: bool,
 }
 
 impl KuboClient {
@@ -55,7 +56,17 @@ impl KuboClient {
         Ok(KuboClient {
             http: Http::new(SERVICE, api_url, "http://127.0.0.1:5001")?,
             max_car: DEFAULT_MAX_CAR,
+            offline: false,
         })
+    }
+
+    /// Adds kubo's global `offline=true` to every call: only blocks the node already holds
+    /// are used, so an unknown CID is "not found" at once instead of a network search that
+    /// lasts until the timeout. Off by default, since warming through a local node usually
+    /// wants it to fetch from the network.
+    pub fn with_offline(mut self, offline: bool) -> Self {
+        self.offline = offline;
+        self
     }
 
     /// Bounds connecting, waiting for each answer, and each pause inside a body (30 s by default).
@@ -90,7 +101,6 @@ impl KuboClient {
     /// `dag/import`: sends a CAR and returns the roots kubo reports. With `pin_roots`, kubo pins
     /// each root recursively, which fails unless the whole DAG is in the CAR (or already held).
     pub async fn dag_import(&self, car: Bytes, pin_roots: bool) -> Result<Vec<Cid>, IpfsError> {
-        const OP: &str = "dag/import";
         // Refuse what kubo would refuse before sending it, and learn the roots it should report.
         let header_roots = CarReader::new(&car[..])
             .map_err(|e| IpfsError::BadCar {
@@ -99,6 +109,46 @@ impl KuboClient {
             })?
             .roots()
             .to_vec();
+        let len = car.len() as u64;
+        let content = futures_util::stream::iter([Ok::<_, std::io::Error>(car)]);
+        self.import(content, len, header_roots, pin_roots).await
+    }
+
+    /// Like [`KuboClient::dag_import`], streaming the CAR from a file instead of memory.
+    pub async fn dag_import_file(&self, car: &Path, pin_roots: bool) -> Result<Vec<Cid>, IpfsError> {
+        let path = car.to_owned();
+        let header_roots = tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path).map_err(|e| transport::io_error("opening", &path, e))?;
+            CarReader::new(file)
+                .map(|r| r.roots().to_vec())
+                .map_err(|e| IpfsError::BadCar {
+                    source_url: path.display().to_string(),
+                    reason: car_reason(&e),
+                })
+        })
+        .await
+        .map_err(|e| transport::io_error("reading", car, std::io::Error::other(e.to_string())))??;
+        let file = tokio::fs::File::open(car)
+            .await
+            .map_err(|e| transport::io_error("opening", car, e))?;
+        let len = file
+            .metadata()
+            .await
+            .map_err(|e| transport::io_error("reading", car, e))?
+            .len();
+        self.import(transport::file_chunks(file), len, header_roots, pin_roots)
+            .await
+    }
+
+    /// Sends `content` (`len` bytes) as the file part of a `dag/import` form.
+    async fn import(
+        &self,
+        content: impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+        len: u64,
+        header_roots: Vec<Cid>,
+        pin_roots: bool,
+    ) -> Result<Vec<Cid>, IpfsError> {
+        const OP: &str = "dag/import";
         let boundary = boundary();
         let head = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"snapshot.car\"\r\n\
@@ -111,9 +161,9 @@ impl KuboClient {
             header::CONTENT_TYPE,
             HeaderValue::from_str(&content_type).expect("the boundary is ASCII"),
         );
-        let len = head.len() + car.len() + tail.len();
-        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-        let body = transport::pieces(vec![Bytes::from(head), car, Bytes::from(tail)]);
+        let total = head.len() as u64 + len + tail.len() as u64;
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+        let body = transport::framed(Bytes::from(head), content, Bytes::from(tail));
         let query = format!("pin-roots={pin_roots}");
         let resp = self
             .http
@@ -343,10 +393,16 @@ impl KuboClient {
     }
 
     fn path(&self, command: &str, query: &str) -> String {
-        if query.is_empty() {
+        let offline = if self.offline { "offline=true" } else { "" };
+        let sep = if query.is_empty() || offline.is_empty() {
+            ""
+        } else {
+            "&"
+        };
+        if query.is_empty() && offline.is_empty() {
             format!("/api/v0/{command}")
         } else {
-            format!("/api/v0/{command}?{query}")
+            format!("/api/v0/{command}?{query}{sep}{offline}")
         }
     }
 }

@@ -9,6 +9,7 @@
 mod error;
 mod gateway;
 mod kubo;
+pub(crate) mod links;
 mod pinning;
 mod transport;
 mod verify;

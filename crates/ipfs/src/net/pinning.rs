@@ -126,11 +126,16 @@ impl PinningClient {
     /// `endpoint` is the API base the service documents (the part before `/pins`).
     pub fn new(endpoint: &str, token: &str) -> Result<Self, IpfsError> {
         let http = Http::new(SERVICE, endpoint, "https://api.pinata.cloud/psa")?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| IpfsError::BadUrl {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(IpfsError::BadToken {
+                service: SERVICE,
+                reason: "it is empty",
+            });
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| IpfsError::BadToken {
             service: SERVICE,
-            url: endpoint.to_owned(),
-            reason: "the access token holds characters a header cannot carry".into(),
-            example: "https://api.pinata.cloud/psa",
+            reason: "it holds characters an HTTP header cannot carry",
         })?;
         auth.set_sensitive(true);
         Ok(PinningClient {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{Stream, StreamExt, stream};
 use http::{HeaderMap, Method, Request, Response, Uri};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, StreamBody};
@@ -14,7 +14,7 @@ use hyper::body::{Frame, Incoming};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::error::IpfsError;
 
@@ -220,10 +220,33 @@ pub(crate) fn full(bytes: impl Into<Bytes>) -> ReqBody {
     Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
-/// A body sent as the given pieces in order, without copying them into one buffer.
-pub(crate) fn pieces(parts: Vec<Bytes>) -> ReqBody {
-    let frames = stream::iter(parts.into_iter().map(|b| Ok::<_, BoxError>(Frame::data(b))));
+/// A body of `head`, then `content` as it streams, then `tail`, without copying into one buffer.
+pub(crate) fn framed(
+    head: Bytes,
+    content: impl Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    tail: Bytes,
+) -> ReqBody {
+    let frames = stream::iter([Ok(head)])
+        .chain(content)
+        .chain(stream::iter([Ok(tail)]))
+        .map(|chunk| chunk.map(Frame::data).map_err(BoxError::from));
     StreamBody::new(frames).boxed_unsync()
+}
+
+/// A file's bytes in chunks of up to 256 KiB.
+pub(crate) fn file_chunks(file: tokio::fs::File) -> impl Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let mut buf = vec![0u8; 256 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }
 
 /// `err: cause: cause`, since hyper's top-level messages ("client error (Connect)") say little.

@@ -3,20 +3,24 @@
 //!
 //! The trustless gateway spec says clients MUST verify CAR completeness (a gateway that meets a
 //! missing child mid-stream has already sent 200 and just stops), SHOULD ignore the header's
-//! roots (gateways differ), and MUST ignore duplicates and blocks nobody asked for. So the
-//! output is rewritten: header root = the root we asked for, each block once, in arrival order.
-//! Completeness is checked by following DAG-CBOR links (the manifest's `next` and `entries`)
-//! from the root; raw blocks have none. Other codecs cannot be followed here and are refused.
+//! roots (gateways differ), MUST ignore duplicates and blocks nobody asked for, and MUST NOT
+//! assume an order unless told. So the CAR is first spooled to disk and checked, then rewritten:
+//! header root = the root we asked for, each reachable block once, DAG-CBOR blocks first
+//! (depth-first, links in encoded order) and then raw blocks in the order their parents list
+//! them. For a snapshot that is the writer's own layout (manifest chain, then envelopes in
+//! manifest order), whatever order the server used. Completeness is checked by following
+//! DAG-CBOR links (the manifest's `next` and `entries`) from the root; raw blocks have none.
+//! Other codecs cannot be followed here and are refused.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use cid::Cid;
-use ipld_core::ipld::Ipld;
 
 use super::error::{IpfsError, car_reason};
+use super::links::dag_cbor_links;
 use super::transport::io_error;
 use crate::block::{DAG_CBOR, RAW};
 use crate::car::{CarError, CarReader, CarWriter};
@@ -34,6 +38,12 @@ pub struct CarStats {
     pub unreachable: u64,
 }
 
+/// Where a verified block sits in the spooled CAR.
+struct Located {
+    offset: u64,
+    len: usize,
+}
+
 /// Reads the CAR at `input`, verifies it and writes it to `output` with `root` as its only
 /// root. Blocking: run it on `spawn_blocking`. On error `output` holds garbage: delete it.
 pub(crate) fn verify_car(
@@ -49,11 +59,10 @@ pub(crate) fn verify_car(
     };
     let file = File::open(input).map_err(|e| io_error("opening", input, e))?;
     let reader = CarReader::new(file).map_err(|e| bad(car_reason(&e)))?;
-    let out = File::create(output).map_err(|e| io_error("creating", output, e))?;
-    let mut writer = CarWriter::new(BufWriter::new(out), &[*root]).map_err(|e| bad(e.to_string()))?;
 
+    // Pass 1: check every block, note where it is and what it links to.
     let mut stats = CarStats::default();
-    let mut present = HashSet::new();
+    let mut located: HashMap<Cid, Located> = HashMap::new();
     let mut links: HashMap<Cid, Vec<Cid>> = HashMap::new();
     for item in reader {
         let block = match item {
@@ -61,16 +70,14 @@ pub(crate) fn verify_car(
             Err(CarError::HashMismatch { cid, .. }) => return Err(IpfsError::Tampered { service, cid }),
             Err(e) => return Err(bad(car_reason(&e))),
         };
-        if !present.insert(block.cid) {
+        if located.contains_key(&block.cid) {
             stats.duplicates += 1;
             continue;
         }
         match block.cid.codec() {
             DAG_CBOR => {
-                let node: Ipld = serde_ipld_dagcbor::from_slice(&block.data)
-                    .map_err(|e| bad(format!("block {} is not valid DAG-CBOR: {e}", block.cid)))?;
-                let mut found = Vec::new();
-                collect_links(&node, &mut found);
+                let found = dag_cbor_links(&block.data)
+                    .ok_or_else(|| bad(format!("block {} is not valid DAG-CBOR", block.cid)))?;
                 links.insert(block.cid, found);
             }
             RAW => {}
@@ -81,14 +88,20 @@ pub(crate) fn verify_car(
                 )));
             }
         }
-        writer
-            .write_block(&block.cid, &block.data)
-            .map_err(|e| bad(e.to_string()))?;
-        stats.blocks += 1;
-        stats.bytes += block.data.len() as u64;
+        let cid_len = block.cid.encoded_len();
+        let section = (cid_len + block.data.len()) as u64;
+        let offset = block.offset + varint_len(section) + cid_len as u64;
+        located.insert(
+            block.cid,
+            Located {
+                offset,
+                len: block.data.len(),
+            },
+        );
     }
 
-    let (reached, missing) = walk(root, &present, &links);
+    let order = order(root, &located, &links);
+    let missing: Vec<Cid> = order.iter().filter(|c| !located.contains_key(c)).copied().collect();
     if let Some(first) = missing.first() {
         return Err(IpfsError::Incomplete {
             source_url: source_url.to_owned(),
@@ -97,7 +110,24 @@ pub(crate) fn verify_car(
             first: *first,
         });
     }
-    stats.unreachable = present.len().saturating_sub(reached) as u64;
+    stats.unreachable = (located.len() - order.len()) as u64;
+
+    // Pass 2: copy the reachable blocks out of the spool in the order chosen.
+    let mut spool = File::open(input).map_err(|e| io_error("opening", input, e))?;
+    let out = File::create(output).map_err(|e| io_error("creating", output, e))?;
+    let mut writer = CarWriter::new(BufWriter::new(out), &[*root]).map_err(|e| bad(e.to_string()))?;
+    let mut buf = Vec::new();
+    for cid in &order {
+        let at = &located[cid];
+        buf.resize(at.len, 0);
+        spool
+            .seek(SeekFrom::Start(at.offset))
+            .and_then(|_| spool.read_exact(&mut buf))
+            .map_err(|e| io_error("reading", input, e))?;
+        writer.write_block(cid, &buf).map_err(|e| bad(e.to_string()))?;
+        stats.blocks += 1;
+        stats.bytes += buf.len() as u64;
+    }
     let mut out = writer.finish().map_err(|e| bad(e.to_string()))?;
     out.flush().map_err(|e| io_error("writing", output, e))?;
     out.into_inner()
@@ -107,39 +137,59 @@ pub(crate) fn verify_car(
     Ok(stats)
 }
 
-/// Follows links from `root`; returns how many present blocks it reached and which it missed.
-fn walk(root: &Cid, present: &HashSet<Cid>, links: &HashMap<Cid, Vec<Cid>>) -> (usize, Vec<Cid>) {
+/// Every block reachable from `root` (missing ones included, so the caller can name them):
+/// DAG-CBOR blocks depth-first with links in encoded order, then raw blocks in the order their
+/// parents list them.
+fn order(root: &Cid, located: &HashMap<Cid, Located>, links: &HashMap<Cid, Vec<Cid>>) -> Vec<Cid> {
     let mut seen = HashSet::new();
+    let mut inner = Vec::new();
+    let mut leaves = Vec::new();
     let mut stack = vec![*root];
-    let mut missing = Vec::new();
-    let mut reached = 0;
     while let Some(cid) = stack.pop() {
-        if !seen.insert(cid) {
-            continue;
-        }
         // Identity CIDs carry their data inline; gateways must leave them out of CARs.
-        if cid.hash().code() == 0x00 {
+        if cid.hash().code() == 0x00 || !seen.insert(cid) {
             continue;
         }
-        if !present.contains(&cid) {
-            missing.push(cid);
-            continue;
-        }
-        reached += 1;
-        if let Some(children) = links.get(&cid) {
-            stack.extend(children.iter().rev().copied());
+        match links.get(&cid) {
+            Some(children) => {
+                inner.push(cid);
+                stack.extend(children.iter().rev().copied());
+            }
+            // Raw, or missing: missing DAG-CBOR blocks are reported, not followed.
+            None if !located.contains_key(&cid) => leaves.push(cid),
+            None => {}
         }
     }
-    (reached, missing)
+    let mut placed: HashSet<Cid> = inner.iter().copied().collect();
+    let mut out = inner.clone();
+    let missing_inner: Vec<Cid> = leaves.into_iter().filter(|c| !located.contains_key(c)).collect();
+    if links.get(root).is_none() && located.contains_key(root) {
+        // A raw root: the DAG is that one block.
+        out.push(*root);
+        placed.insert(*root);
+    }
+    for parent in &inner {
+        for child in &links[parent] {
+            if child.hash().code() != 0x00 && placed.insert(*child) {
+                out.push(*child);
+            }
+        }
+    }
+    for cid in missing_inner {
+        if placed.insert(cid) {
+            out.push(cid);
+        }
+    }
+    out
 }
 
-fn collect_links(node: &Ipld, out: &mut Vec<Cid>) {
-    match node {
-        Ipld::Link(cid) => out.push(*cid),
-        Ipld::List(items) => items.iter().for_each(|i| collect_links(i, out)),
-        Ipld::Map(map) => map.values().for_each(|v| collect_links(v, out)),
-        _ => {}
+fn varint_len(mut value: u64) -> u64 {
+    let mut n = 1;
+    while value >= 0x80 {
+        value >>= 7;
+        n += 1;
     }
+    n
 }
 
 #[cfg(test)]
@@ -148,28 +198,14 @@ mod tests {
     use crate::block::raw_cid;
 
     #[test]
-    fn links_are_found_in_nested_maps_and_lists() {
-        let a = raw_cid(b"a");
-        let b = raw_cid(b"b");
-        let node = Ipld::Map(
-            [
-                ("x".to_owned(), Ipld::List(vec![Ipld::Link(a), Ipld::Integer(1)])),
-                ("y".to_owned(), Ipld::Link(b)),
-            ]
-            .into_iter()
-            .collect(),
-        );
-        let mut out = Vec::new();
-        collect_links(&node, &mut out);
-        assert_eq!(out, vec![a, b]);
-    }
-
-    #[test]
-    fn walk_reports_missing_children() {
-        let root = raw_cid(b"root");
-        let child = raw_cid(b"child");
-        let present: HashSet<Cid> = [root].into_iter().collect();
-        let links: HashMap<Cid, Vec<Cid>> = [(root, vec![child])].into_iter().collect();
-        assert_eq!(walk(&root, &present, &links), (1, vec![child]));
+    fn order_puts_inner_blocks_first_and_reports_missing_children() {
+        let root = crate::block::cid_of(DAG_CBOR, b"root");
+        let (a, b) = (raw_cid(b"a"), raw_cid(b"b"));
+        let at = |offset| Located { offset, len: 1 };
+        let located: HashMap<Cid, Located> = [(root, at(0)), (a, at(1))].into_iter().collect();
+        let links: HashMap<Cid, Vec<Cid>> = [(root, vec![a, b])].into_iter().collect();
+        assert_eq!(order(&root, &located, &links), vec![root, a, b]);
+        assert_eq!(varint_len(127), 1);
+        assert_eq!(varint_len(128), 2);
     }
 }
