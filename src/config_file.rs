@@ -26,6 +26,7 @@ const KEYS: &[(&str, &str)] = &[
     ("secret-file", "GH_P2P_CACHE_SECRET_FILE"),
     ("scope", "GH_P2P_CACHE_SCOPE"),
     ("scrub-patterns", "GH_P2P_CACHE_SCRUB_PATTERNS"),
+    ("ipfs-api", "GH_P2P_CACHE_IPFS_API"),
 ];
 
 /// The seed's names: set in the environment, they outrank the file like our own names do.

@@ -53,6 +53,10 @@ pub struct ServeArgs {
     /// Minimum gap between two writes of one token.
     #[arg(long, env = "GH_P2P_CACHE_WRITE_SPACING", default_value = "1s")]
     write_spacing: String,
+    /// Publish the cache to this kubo RPC API at `POST /_cache/finish` (sealed with the secret
+    /// from GH_P2P_CACHE_SECRET or GH_P2P_CACHE_SECRET_FILE; the root CID goes into the stats)
+    #[arg(long, env = "GH_P2P_CACHE_IPFS_API")]
+    ipfs_api: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -98,6 +102,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store
     };
     let state = State::new(config, Arc::new(store));
+    if let Some(api) = &args.ipfs_api {
+        state.on_finish(publish_hook(api).await?);
+    }
 
     let shutdown = shutdown_signal()?;
     let socket = args.socket.unwrap_or_else(default_socket);
@@ -171,4 +178,41 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = int.recv() => tracing::info!("SIGINT received"),
         }
     })
+}
+
+/// A `POST /_cache/finish` hook that exports the store and imports it into kubo, pinned.
+async fn publish_hook(api: &str) -> anyhow::Result<proxy::FinishHook> {
+    let kubo = Arc::new(ipfs::KuboClient::new(api).with_context(|| format!("--ipfs-api {api}"))?);
+    let secret = crate::snapshots::secret_from(None, false).context("--ipfs-api publishes sealed snapshots")?;
+    let scope = crate::snapshots::scope_from(None);
+    // Derivation is slow by design: once, at start, off the async threads.
+    let keys = Arc::new(tokio::task::spawn_blocking(move || entry::Keys::derive(&secret, &scope)).await?);
+    Ok(Arc::new(move |store: Arc<store::Store>| {
+        let (kubo, keys) = (kubo.clone(), keys.clone());
+        Box::pin(async move {
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let file = dir.path().join("snapshot.car");
+            let out = file.clone();
+            let report = tokio::task::spawn_blocking(move || -> Result<share::ExportReport, String> {
+                let w = std::io::BufWriter::new(std::fs::File::create(&out).map_err(|e| e.to_string())?);
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
+                let scrubber = entry::Scrubber::new(&[]).map_err(|e| e.to_string())?;
+                share::export(&store, &keys, &scrubber, w, now, &mut |_, _| {}).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+            let roots = kubo.dag_import_file(&file, true).await.map_err(|e| e.to_string())?;
+            if !roots.iter().any(|r| r.to_string() == report.root) {
+                return Err(format!(
+                    "kubo imported roots {roots:?}, not the snapshot's root {}",
+                    report.root
+                ));
+            }
+            tracing::info!(root = %report.root, entries = report.entries, "published to IPFS");
+            Ok(("IPFS".to_owned(), report.root))
+        })
+    }))
 }

@@ -51,36 +51,11 @@ pub struct ImportArgs {
 
 impl KeyArgs {
     fn secret(&self) -> anyhow::Result<Secret> {
-        let from_env = std::env::var_os("GH_P2P_CACHE_SECRET_FILE").map(PathBuf::from);
-        if let Some(path) = self.secret_file.as_ref().or(from_env.as_ref()) {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read --secret-file {}", path.display()))?;
-            return Secret::from_text(&text).with_context(|| format!("--secret-file {}", path.display()));
-        }
-        if let Ok(text) = std::env::var("GH_P2P_CACHE_SECRET") {
-            return Secret::from_text(&text).context("GH_P2P_CACHE_SECRET");
-        }
-        if self.token_mode {
-            let token = std::env::var("GH_TOKEN")
-                .or_else(|_| std::env::var("GITHUB_TOKEN"))
-                .context("--token-mode needs GH_TOKEN or GITHUB_TOKEN")?;
-            if let Some(warning) = entry::token_mode_warning(&token) {
-                eprintln!("warning: {warning}");
-            }
-            return Secret::from_token(&token).context("--token-mode");
-        }
-        bail!(
-            "no secret: entries are sealed with keys derived from it; set GH_P2P_CACHE_SECRET, pass --secret-file FILE, or --token-mode"
-        )
+        secret_from(self.secret_file.as_ref(), self.token_mode)
     }
 
     fn scope(&self) -> String {
-        self.scope
-            .clone()
-            .or_else(|| std::env::var("GH_P2P_CACHE_SCOPE").ok())
-            .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| "default".to_owned())
+        scope_from(self.scope.as_ref())
     }
 
     fn dir(&self) -> PathBuf {
@@ -220,4 +195,39 @@ impl Progress {
             b.finish_and_clear();
         }
     }
+}
+
+/// The fleet's secret: `--secret-file` / `GH_P2P_CACHE_SECRET_FILE`, else `GH_P2P_CACHE_SECRET`,
+/// else (token mode) the shared token in `GH_TOKEN` / `GITHUB_TOKEN`.
+pub fn secret_from(secret_file: Option<&PathBuf>, token_mode: bool) -> anyhow::Result<Secret> {
+    let from_env = std::env::var_os("GH_P2P_CACHE_SECRET_FILE").map(PathBuf::from);
+    if let Some(path) = secret_file.or(from_env.as_ref()) {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read --secret-file {}", path.display()))?;
+        return Secret::from_text(&text).with_context(|| format!("--secret-file {}", path.display()));
+    }
+    if let Ok(text) = std::env::var("GH_P2P_CACHE_SECRET") {
+        return Secret::from_text(&text).context("GH_P2P_CACHE_SECRET");
+    }
+    if token_mode {
+        let token = std::env::var("GH_TOKEN")
+            .or_else(|_| std::env::var("GITHUB_TOKEN"))
+            .context("--token-mode needs GH_TOKEN or GITHUB_TOKEN")?;
+        if let Some(warning) = entry::token_mode_warning(&token) {
+            eprintln!("warning: {warning}");
+        }
+        return Secret::from_token(&token).context("--token-mode");
+    }
+    bail!(
+        "no secret: entries are sealed with keys derived from it; set GH_P2P_CACHE_SECRET, pass --secret-file FILE, or --token-mode"
+    )
+}
+
+/// `--scope`, else `GH_P2P_CACHE_SCOPE`, else `GITHUB_REPOSITORY`, else `default`.
+pub fn scope_from(flag: Option<&String>) -> String {
+    flag.cloned()
+        .or_else(|| std::env::var("GH_P2P_CACHE_SCOPE").ok())
+        .or_else(|| std::env::var("GITHUB_REPOSITORY").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "default".to_owned())
 }

@@ -531,3 +531,51 @@ async fn publish_to_ipfs_and_warm_a_fresh_daemon_from_the_root_cid() {
     assert_eq!(sim.stats().total_requests, before, "served without an upstream call");
     child.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finish_publishes_to_ipfs_when_configured_and_survives_ipfs_being_down() {
+    require("curl", "apt-get install curl");
+    let sim = sim().await;
+    let kubo = ipfs::doubles::FakeKubo::start().await.unwrap();
+    for (api, expect_ok) in [(kubo.api_url(), true), ("http://127.0.0.1:9".to_owned(), false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("api.sock");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+            .args(["serve", "--upstream", &sim.base_url, "--ipfs-api", &api])
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .env("GH_P2P_CACHE_SECRET", "fleet secret")
+            .env("GH_P2P_CACHE_LOG", "error")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        lines.next_line().await.unwrap().expect("ready line");
+        let curl = |args: &[&str]| {
+            let mut c = Command::new("curl");
+            c.args(["-sS", "--unix-socket"]).arg(&socket).args(args);
+            c
+        };
+        run(&mut curl(&[
+            "-H",
+            &format!("Authorization: token {TOKEN_ALICE}"),
+            "http://api.github.com/users/octocat",
+        ]))
+        .await;
+        let out = run(&mut curl(&["-X", "POST", "http://localhost/_cache/finish"])).await;
+        let stats: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let published = &stats["published"][0];
+        if expect_ok {
+            assert_eq!(published["place"], "IPFS", "{stats}");
+            let root = ipfs::parse_cid(published["label"].as_str().unwrap()).unwrap();
+            assert!(kubo.is_pinned(&root));
+        } else {
+            assert!(published["error"].as_str().unwrap().contains("127.0.0.1:9"), "{stats}");
+            assert_eq!(stats["total_requests"], 1, "finish still reported the figures");
+        }
+        child.kill().await.unwrap();
+    }
+}

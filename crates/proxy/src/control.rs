@@ -50,7 +50,7 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
         }
         // Flush everything to disk and report; publishing to peers and IPFS joins this later.
         ("POST", "/_cache/finish") => {
-            state.flush().await;
+            state.finish().await;
             Json(state.stats()).into_response()
         }
         (

@@ -33,6 +33,6 @@ pub use clock::Clock;
 pub use config::{ConfigError, ProxyConfig, SharePolicy, UpstreamBase};
 pub use governor::GovernorConfig;
 pub use handler::{ListenerKind, app};
-pub use state::State;
-pub use stats::StatsSnapshot;
+pub use state::{FinishHook, State};
+pub use stats::{Published, StatsSnapshot};
 pub use ttl::{OPERATIONS, TtlTable, UnknownOperation, parse_go_duration};

@@ -17,6 +17,14 @@ const FINGERPRINT_KEY_META: &str = "fingerprint_key_v1";
 
 pub(crate) type Outcome = Result<Arc<Fetched>, GovernedError>;
 
+/// Work `POST /_cache/finish` does after flushing: publishing the store somewhere (IPFS now,
+/// peers later). Returns where it went (`place`, `label`, e.g. `"IPFS"` and a root CID).
+pub type FinishHook = Arc<
+    dyn Fn(Arc<Store>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(String, String), String>> + Send>>
+        + Send
+        + Sync,
+>;
+
 pub struct State {
     pub(crate) config: ProxyConfig,
     pub(crate) store: Arc<Store>,
@@ -30,6 +38,8 @@ pub struct State {
     pub(crate) proofs: Proofs,
     pub(crate) etag_health: crate::etag_health::EtagHealth,
     pub(crate) rewrites: crate::rewrite::RewriteMemo,
+    finish_hooks: std::sync::Mutex<Vec<FinishHook>>,
+    published: std::sync::Mutex<Vec<crate::stats::Published>>,
 }
 
 impl State {
@@ -56,6 +66,8 @@ impl State {
             proofs: Proofs::default(),
             etag_health: Default::default(),
             rewrites: crate::rewrite::RewriteMemo::new(64 << 20),
+            finish_hooks: std::sync::Mutex::new(Vec::new()),
+            published: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -69,6 +81,7 @@ impl State {
 
     pub fn stats(&self) -> StatsSnapshot {
         let mut snap = self.stats.snapshot(&self.store.stats());
+        snap.published = self.published.lock().expect("published lock").clone();
         (snap.cross_token_etags_confirmed, snap.cross_token_etags_rejected) = self.etag_health.counts();
         snap
     }
@@ -91,6 +104,35 @@ impl State {
             Err(_) => self.stats.upstream_error(),
         }
         result
+    }
+
+    /// Adds work for `POST /_cache/finish` (run after the flush, in order).
+    pub fn on_finish(&self, hook: FinishHook) {
+        self.finish_hooks.lock().expect("finish hooks lock").push(hook);
+    }
+
+    /// Flushes, then runs every finish hook; failures are logged and reported, never fatal.
+    pub async fn finish(&self) {
+        self.flush().await;
+        let hooks = self.finish_hooks.lock().expect("finish hooks lock").clone();
+        for hook in hooks {
+            let published = match hook(self.store.clone()).await {
+                Ok((place, label)) => crate::stats::Published {
+                    place,
+                    label,
+                    error: None,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "publishing at finish failed");
+                    crate::stats::Published {
+                        place: String::new(),
+                        label: String::new(),
+                        error: Some(e),
+                    }
+                }
+            };
+            self.published.lock().expect("published lock").push(published);
+        }
     }
 
     /// Makes every stored entry durable (shutdown and `/_cache/finish`).

@@ -68,6 +68,15 @@ pub struct Stats {
     latency: Mutex<Option<Histogram<u64>>>,
 }
 
+/// Where `POST /_cache/finish` published the cache (or why it could not).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Published {
+    pub place: String,
+    /// A root CID for IPFS.
+    pub label: String,
+    pub error: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct StatsSnapshot {
     pub total_requests: u64,
@@ -91,6 +100,9 @@ pub struct StatsSnapshot {
     pub cross_token_etags_rejected: u64,
     pub latency_ms: Latency,
     pub store: StoreFigures,
+    /// Filled by `POST /_cache/finish` when publishing is configured.
+    #[serde(default)]
+    pub published: Vec<Published>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -211,6 +223,7 @@ impl Stats {
             cross_token_etags_confirmed: 0,
             cross_token_etags_rejected: 0,
             latency_ms: latency,
+            published: Vec::new(),
             store: StoreFigures {
                 memory_entries: store.memory.entries,
                 memory_bytes: store.memory.bytes,
