@@ -8,6 +8,7 @@ mod ipfs_cmd;
 mod serve;
 mod settings;
 mod snapshots;
+mod sync_node;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ enum Command {
     Publish(ipfs_cmd::PublishArgs),
     /// Load a snapshot from IPFS by its root CID (through kubo or trustless gateways).
     Warm(ipfs_cmd::WarmArgs),
+    /// The long-lived node that keeps the fleet's shared cache: periodic snapshots, a trustless
+    /// IPFS gateway for them, and publishing to kubo.
+    SyncNode(sync_node::SyncNodeArgs),
     /// The GitHub Action's steps (run by dist/main.js and dist/post.js).
     Action {
         #[arg(value_parser = ["main", "post"])]
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
             Command::Import(args) => snapshots::import(args).await,
             Command::Publish(args) => ipfs_cmd::publish(args).await,
             Command::Warm(args) => ipfs_cmd::warm(args).await,
+            Command::SyncNode(args) => sync_node::run(args).await,
             Command::Action { step } => {
                 let exe =
                     std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this binary's path: {e}"))?;

@@ -168,7 +168,7 @@ fn apply_operation_ttls(table: &mut proxy::TtlTable, flags: &[String]) -> anyhow
 
 /// Installs the SIGTERM/SIGINT handlers now (before the ready line, so a signal sent the
 /// moment the socket is up is not lost to the default action) and resolves on the first signal.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;

@@ -579,3 +579,55 @@ async fn finish_publishes_to_ipfs_when_configured_and_survives_ipfs_being_down()
         child.kill().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_node_snapshots_its_store_and_serves_it_as_a_trustless_gateway() {
+    require("curl", "apt-get install curl");
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&sim.base_url, dir.path()).await;
+    for path in ["/repos/octo/hello", "/users/octocat"] {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--unix-socket"])
+            .arg(&d.socket)
+            .args(["-H", &format!("Authorization: token {TOKEN_ALICE}"), &format!("http://api.github.com{path}")]);
+        run(&mut c).await;
+    }
+    d.stop().await;
+
+    let mut node = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
+        .args(["sync-node", "--gateway-listen", "127.0.0.1:0", "--snapshot-every", "1s"])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .env("GH_P2P_CACHE_SECRET", "fleet secret")
+        .env("GH_P2P_CACHE_SCOPE", "octo/hello")
+        .env("GH_P2P_CACHE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let gateway = first.split("gateway=").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    let snap = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+    assert!(snap.contains("entries=2"), "{snap}");
+    let root = snap.split("root=").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+
+    // Our verifying gateway client, then a fresh cache warmed through the gateway.
+    let dest = dir.path().join("fetched.car");
+    ipfs::GatewayClient::new(vec![gateway.clone()]).unwrap().fetch_car(&ipfs::parse_cid(&root).unwrap(), &dest).await.unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let mut warm = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"));
+    warm.args(["warm", "--ipfs-root", &root, "--gateway", &gateway])
+        .arg("--cache-dir")
+        .arg(fresh.path().join("cache"))
+        .env("GH_P2P_CACHE_SECRET", "fleet secret")
+        .env("GH_P2P_CACHE_SCOPE", "octo/hello");
+    let out = run(&mut warm).await;
+    assert!(out.starts_with("warmed 2 entries"), "{out}");
+
+    let pid = node.id().unwrap().to_string();
+    run(Command::new("kill").args(["-TERM", &pid])).await;
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), node.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "sync-node exits cleanly on SIGTERM: {status}");
+}

@@ -1,0 +1,124 @@
+//! `gh-p2p-cache sync-node`: the long-lived node that keeps a fleet's shared cache between runs.
+//!
+//! For now it keeps a persistent store, turns it into a snapshot on an interval, serves the
+//! latest snapshot as a trustless IPFS gateway (`GET /ipfs/{cid}?format=raw|car`), and
+//! publishes each snapshot to kubo when `--ipfs-api` is given. Peer sync (accepting publishes
+//! from runners, serving snapshots over iroh) joins it with the `sync` crate.
+
+use crate::settings::{default_cache_dir, parse_duration};
+use anyhow::Context;
+use clap::Args;
+use ipfs::gateway_server::{BlockStore, MemoryBlocks};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+#[derive(Args, Debug)]
+pub struct SyncNodeArgs {
+    /// The node's cache directory [default: ~/.cache/gh-p2p-cache/sync-node]
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Where to serve the trustless gateway (GET /ipfs/{cid}?format=raw|car).
+    #[arg(long, env = "GH_P2P_CACHE_GATEWAY_LISTEN", default_value = "127.0.0.1:8080")]
+    gateway_listen: SocketAddr,
+    /// How often to snapshot the store (and publish it).
+    #[arg(long, default_value = "10m")]
+    snapshot_every: String,
+    /// Publish every snapshot to this kubo RPC API (root pinned).
+    #[arg(long, env = "GH_P2P_CACHE_IPFS_API")]
+    ipfs_api: Option<String>,
+    /// File holding the fleet's secret [or GH_P2P_CACHE_SECRET_FILE / GH_P2P_CACHE_SECRET]
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+    /// Sharing scope [or GH_P2P_CACHE_SCOPE, else $GITHUB_REPOSITORY, else "default"]
+    #[arg(long)]
+    scope: Option<String>,
+}
+
+/// The latest snapshot's blocks, swapped whole when a new snapshot is made.
+#[derive(Default)]
+struct Latest(RwLock<Arc<MemoryBlocks>>);
+
+impl BlockStore for Latest {
+    fn get(&self, cid: &ipfs::Cid) -> Option<bytes::Bytes> {
+        self.0.read().expect("latest snapshot lock").get(cid)
+    }
+}
+
+pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
+    let every = parse_duration(&args.snapshot_every).context("--snapshot-every")?;
+    anyhow::ensure!(every.as_secs() >= 1, "--snapshot-every must be at least 1s");
+    let dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir().join("sync-node"));
+    let secret = crate::snapshots::secret_from(args.secret_file.as_ref(), false)?;
+    let scope = crate::snapshots::scope_from(args.scope.as_ref());
+    let keys = Arc::new(tokio::task::spawn_blocking(move || entry::Keys::derive(&secret, &scope)).await?);
+    let store = Arc::new(store::Store::open(&dir, 256 << 20, u64::MAX)?);
+    let kubo = args.ipfs_api.as_deref().map(ipfs::KuboClient::new).transpose()?;
+    let latest = Arc::new(Latest::default());
+
+    let shutdown = crate::serve::shutdown_signal()?;
+    let listener = tokio::net::TcpListener::bind(args.gateway_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.gateway_listen))?;
+    let gateway_addr = listener.local_addr()?;
+    let router = ipfs::gateway_server::router(latest.clone());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let server = {
+        let c = cancel.clone();
+        tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(c.cancelled_owned()).await })
+    };
+    say(&format!("gh-p2p-cache sync-node gateway=http://{gateway_addr} dir={}", dir.display()));
+
+    let snapshots = dir.join("snapshots");
+    std::fs::create_dir_all(&snapshots)?;
+    let work = async {
+        loop {
+            match snapshot(&store, &keys, &snapshots).await {
+                Ok((root, entries, blocks)) => {
+                    *latest.0.write().expect("latest snapshot lock") = Arc::new(blocks);
+                    say(&format!("snapshot root={root} entries={entries}"));
+                    if let Some(kubo) = &kubo {
+                        match kubo.dag_import_file(&snapshots.join("latest.car"), true).await {
+                            Ok(_) => say(&format!("published root={root} to {}", kubo.api_url())),
+                            Err(e) => tracing::warn!(error = %e, "publishing to IPFS failed; will retry next time"),
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "snapshot failed; will retry next time"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    };
+    tokio::select! {
+        _ = shutdown => {}
+        _ = work => {}
+    }
+    cancel.cancel();
+    let _ = server.await;
+    store.flush().await;
+    Ok(())
+}
+
+/// Exports the store to `dir/latest.car` (atomically) and loads its blocks for the gateway.
+async fn snapshot(store: &Arc<store::Store>, keys: &Arc<entry::Keys>, dir: &Path) -> anyhow::Result<(String, u64, MemoryBlocks)> {
+    let (store, keys, dir) = (store.clone(), keys.clone(), dir.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let tmp = dir.join("latest.car.tmp");
+        let out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+        let report = share::export(&store, &keys, &entry::Scrubber::new(&[])?, out, now, &mut |_, _| {})?;
+        let file = dir.join("latest.car");
+        std::fs::rename(&tmp, &file)?;
+        let blocks = MemoryBlocks::from_file(&file)?;
+        Ok((report.root, report.entries, blocks))
+    })
+    .await?
+}
+
+/// One machine-readable line on stdout (errors ignored: stdout may be closed).
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
