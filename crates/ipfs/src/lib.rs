@@ -12,6 +12,8 @@
 //! - [`net`]: async clients of kubo's RPC API ([`KuboClient`]), trustless gateways
 //!   ([`GatewayClient`]) and IPFS Pinning Services ([`PinningClient`]); everything they fetch is
 //!   verified before use.
+//! - `gateway_server` (feature `gateway-server`): a trustless gateway serving a `BlockStore`
+//!   (raw blocks and CARs) over axum, for sync-nodes.
 //! - `doubles` (feature `doubles`): in-memory kubo, gateway and pinning service for tests.
 //!
 //! Decryption and AEAD checks are the caller's: this crate hands out blocks whose hashes match
@@ -50,6 +52,8 @@ pub mod block;
 pub mod car;
 #[cfg(feature = "doubles")]
 pub mod doubles;
+#[cfg(feature = "gateway-server")]
+pub mod gateway_server;
 pub mod manifest;
 pub mod net;
 pub mod snapshot;
