@@ -36,20 +36,35 @@ pub struct SyncNodeArgs {
     scope: Option<String>,
 }
 
-/// The latest snapshot's blocks, swapped whole when a new snapshot is made.
+/// How many snapshots the gateway keeps serving: a root handed out a moment ago (in a job
+/// summary, to a peer) must stay fetchable after the next snapshot replaces it.
+const KEEP_SNAPSHOTS: usize = 3;
+
+/// The latest snapshots' blocks, newest first.
 #[derive(Default)]
-struct Latest(RwLock<Arc<MemoryBlocks>>);
+struct Latest(RwLock<Vec<Arc<MemoryBlocks>>>);
+
+impl Latest {
+    fn push(&self, blocks: MemoryBlocks) {
+        let mut list = self.0.write().expect("snapshots lock");
+        list.insert(0, Arc::new(blocks));
+        list.truncate(KEEP_SNAPSHOTS);
+    }
+}
 
 impl BlockStore for Latest {
-    fn get(&self, cid: &ipfs::Cid) -> Option<bytes::Bytes> {
-        self.0.read().expect("latest snapshot lock").get(cid)
+    fn get(&self, cid: &entry::Cid) -> Option<bytes::Bytes> {
+        self.0.read().expect("snapshots lock").iter().find_map(|b| b.get(cid))
     }
 }
 
 pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
     let every = parse_duration(&args.snapshot_every).context("--snapshot-every")?;
     anyhow::ensure!(every.as_secs() >= 1, "--snapshot-every must be at least 1s");
-    let dir = args.cache_dir.clone().unwrap_or_else(|| default_cache_dir().join("sync-node"));
+    let dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| default_cache_dir().join("sync-node"));
     let secret = crate::snapshots::secret_from(args.secret_file.as_ref(), false)?;
     let scope = crate::snapshots::scope_from(args.scope.as_ref());
     let keys = Arc::new(tokio::task::spawn_blocking(move || entry::Keys::derive(&secret, &scope)).await?);
@@ -66,17 +81,33 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
     let cancel = tokio_util::sync::CancellationToken::new();
     let server = {
         let c = cancel.clone();
-        tokio::spawn(async move { axum::serve(listener, router).with_graceful_shutdown(c.cancelled_owned()).await })
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(c.cancelled_owned())
+                .await
+        })
     };
-    say(&format!("gh-p2p-cache sync-node gateway=http://{gateway_addr} dir={}", dir.display()));
+    say(&format!(
+        "gh-p2p-cache sync-node gateway=http://{gateway_addr} dir={}",
+        dir.display()
+    ));
 
     let snapshots = dir.join("snapshots");
     std::fs::create_dir_all(&snapshots)?;
     let work = async {
+        // Sealing uses fresh nonces, so every snapshot has a new root: make one only when the
+        // store changed (by entry count and size; a revalidation alone does not count).
+        let mut last_seen = None;
         loop {
+            let usage = store.stats().disk;
+            if last_seen == Some((usage.entries, usage.bytes)) {
+                tokio::time::sleep(every).await;
+                continue;
+            }
             match snapshot(&store, &keys, &snapshots).await {
                 Ok((root, entries, blocks)) => {
-                    *latest.0.write().expect("latest snapshot lock") = Arc::new(blocks);
+                    last_seen = Some((usage.entries, usage.bytes));
+                    latest.push(blocks);
                     say(&format!("snapshot root={root} entries={entries}"));
                     if let Some(kubo) = &kubo {
                         match kubo.dag_import_file(&snapshots.join("latest.car"), true).await {
@@ -101,12 +132,18 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
 }
 
 /// Exports the store to `dir/latest.car` (atomically) and loads its blocks for the gateway.
-async fn snapshot(store: &Arc<store::Store>, keys: &Arc<entry::Keys>, dir: &Path) -> anyhow::Result<(String, u64, MemoryBlocks)> {
+async fn snapshot(
+    store: &Arc<store::Store>,
+    keys: &Arc<entry::Keys>,
+    dir: &Path,
+) -> anyhow::Result<(String, u64, MemoryBlocks)> {
     let (store, keys, dir) = (store.clone(), keys.clone(), dir.to_owned());
     tokio::task::spawn_blocking(move || {
         let tmp = dir.join("latest.car.tmp");
         let out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64;
         let report = share::export(&store, &keys, &entry::Scrubber::new(&[])?, out, now, &mut |_, _| {})?;
         let file = dir.join("latest.car");
         std::fs::rename(&tmp, &file)?;

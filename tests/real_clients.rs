@@ -588,9 +588,11 @@ async fn a_sync_node_snapshots_its_store_and_serves_it_as_a_trustless_gateway() 
     let d = Daemon::start(&sim.base_url, dir.path()).await;
     for path in ["/repos/octo/hello", "/users/octocat"] {
         let mut c = Command::new("curl");
-        c.args(["-sS", "--unix-socket"])
-            .arg(&d.socket)
-            .args(["-H", &format!("Authorization: token {TOKEN_ALICE}"), &format!("http://api.github.com{path}")]);
+        c.args(["-sS", "--unix-socket"]).arg(&d.socket).args([
+            "-H",
+            &format!("Authorization: token {TOKEN_ALICE}"),
+            &format!("http://api.github.com{path}"),
+        ]);
         run(&mut c).await;
     }
     d.stop().await;
@@ -607,15 +609,41 @@ async fn a_sync_node_snapshots_its_store_and_serves_it_as_a_trustless_gateway() 
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let gateway = first.split("gateway=").nth(1).unwrap().split(' ').next().unwrap().to_owned();
-    let snap = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let gateway = first
+        .split("gateway=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    let snap = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(snap.contains("entries=2"), "{snap}");
-    let root = snap.split("root=").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    let root = snap
+        .split("root=")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned();
 
     // Our verifying gateway client, then a fresh cache warmed through the gateway.
     let dest = dir.path().join("fetched.car");
-    ipfs::GatewayClient::new(vec![gateway.clone()]).unwrap().fetch_car(&ipfs::parse_cid(&root).unwrap(), &dest).await.unwrap();
+    ipfs::GatewayClient::new(vec![gateway.clone()])
+        .unwrap()
+        .fetch_car(&ipfs::parse_cid(&root).unwrap(), &dest)
+        .await
+        .unwrap();
     let fresh = tempfile::tempdir().unwrap();
     let mut warm = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"));
     warm.args(["warm", "--ipfs-root", &root, "--gateway", &gateway])
@@ -628,6 +656,9 @@ async fn a_sync_node_snapshots_its_store_and_serves_it_as_a_trustless_gateway() 
 
     let pid = node.id().unwrap().to_string();
     run(Command::new("kill").args(["-TERM", &pid])).await;
-    let status = tokio::time::timeout(std::time::Duration::from_secs(20), node.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), node.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(status.success(), "sync-node exits cleanly on SIGTERM: {status}");
 }
