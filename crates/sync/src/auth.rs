@@ -206,3 +206,45 @@ pub(crate) fn admit(shared: &Shared, conn: &Connection) -> bool {
     close_conn(conn, close::UNAUTHENTICATED, "handshake first");
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(seed: u8) -> EndpointId {
+        iroh::SecretKey::from_bytes(&[seed; 32]).public()
+    }
+
+    #[test]
+    fn a_proof_holds_only_for_its_endpoints_nonces_role_and_key() {
+        let key = [1u8; 32];
+        let (a, b, c) = (id(1), id(2), id(3));
+        let (n1, n2) = ([5u8; 32], [6u8; 32]);
+        let proof = tag(&key, LISTENER_LABEL, &a, &b, &n1, &n2).finalize().into_bytes();
+        assert!(tag(&key, LISTENER_LABEL, &a, &b, &n1, &n2).verify_slice(&proof).is_ok());
+        // Replayed to another peer, with the roles swapped, as the other role, under fresh
+        // nonces or another secret: refused.
+        for other in [
+            tag(&key, LISTENER_LABEL, &a, &c, &n1, &n2),
+            tag(&key, LISTENER_LABEL, &b, &a, &n1, &n2),
+            tag(&key, DIALER_LABEL, &a, &b, &n1, &n2),
+            tag(&key, LISTENER_LABEL, &a, &b, &[7u8; 32], &n2),
+            tag(&key, LISTENER_LABEL, &a, &b, &n2, &n1),
+            tag(&[2u8; 32], LISTENER_LABEL, &a, &b, &n1, &n2),
+        ] {
+            assert!(other.verify_slice(&proof).is_err());
+        }
+    }
+
+    #[test]
+    fn the_set_forgets_removed_and_expired_peers() {
+        let set = AuthSet::new(Duration::from_secs(3600));
+        set.insert(id(1));
+        assert!(set.is_valid(&id(1)) && set.is_fresh(&id(1)) && !set.is_valid(&id(2)));
+        set.remove(&id(1));
+        assert!(!set.is_valid(&id(1)));
+        let expired = AuthSet::new(Duration::ZERO);
+        expired.insert(id(1));
+        assert!(!expired.is_valid(&id(1)));
+    }
+}

@@ -184,7 +184,6 @@ impl ProtocolHandler for GatedGossip {
 pub struct PeerNode {
     shared: Arc<Shared>,
     router: Router,
-    gossip: Gossip,
     sender: GossipSender,
     announcements: broadcast::Sender<Announcement>,
     neighbors: watch::Receiver<usize>,
@@ -286,7 +285,6 @@ impl PeerNode {
         let node = PeerNode {
             shared,
             router,
-            gossip,
             sender,
             announcements,
             neighbors,
@@ -430,9 +428,18 @@ impl PeerNode {
         for task in &self.tasks {
             task.abort();
         }
-        let _ = self.gossip.shutdown().await;
+        // The router shuts the gossip actor down through its handler (leaving the topic).
         if let Err(e) = self.router.shutdown().await {
             tracing::warn!(error = %e, "peer router did not shut down cleanly");
+        }
+    }
+}
+
+impl Drop for PeerNode {
+    fn drop(&mut self) {
+        // Without `shutdown` the router aborts on drop; the background tasks go with it.
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }

@@ -125,6 +125,42 @@ async fn announce_then_fetch_brings_the_exact_envelopes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_cross_the_swarm_and_peers_met_there_are_authenticated_first() {
+    tokio::time::timeout(LIMIT, async {
+        let secret = keys("fleet secret");
+        let lookup = MemoryLookup::new();
+        let (source_a, sealed) = filled(&secret, 3);
+        let a = node(secret.clone(), source_a, &lookup, &[]).await;
+        let b = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&a]).await;
+        b.wait_for_neighbors(1).await;
+        // C only knows B; A reaches it through the swarm.
+        let c = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&b]).await;
+        let mut heard = c.subscribe();
+        c.wait_for_neighbors(1).await;
+        let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
+        a.announce(&cids).await.unwrap();
+        let announcement = heard.recv().await.unwrap();
+        assert_eq!((announcement.origin, &announcement.cids), (a.id(), &cids));
+        // C never met A: the fetch runs the handshake first.
+        let got = c.fetch(announcement.origin, &announcement.cids).await.unwrap();
+        assert_eq!(got.blocks.len(), 3);
+        for n in [&a, &b, &c] {
+            let s = n.stats();
+            assert_eq!(
+                (s.auth_failures, s.refused_unauthenticated, s.bad_peers),
+                (0, 0, 0),
+                "{s:?}"
+            );
+        }
+        for n in [a, b, c] {
+            n.shutdown().await;
+        }
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stranger_fails_the_handshake_and_gets_nothing() {
     tokio::time::timeout(LIMIT, async {
         let secret = keys("fleet secret");
