@@ -61,24 +61,45 @@ impl ProtocolHandler for FetchHandler {
         }
         // Requests until the client closes the connection.
         while let Ok((send, recv)) = conn.accept_bi().await {
-            if let Err(reason) = serve_one(shared, send, recv).await {
-                tracing::warn!(remote = %conn.remote_id(), %reason, "bad fetch request");
-                close_conn(&conn, close::PROTOCOL, "bad fetch request");
-                break;
+            match serve_one(shared, send, recv).await {
+                Ok(()) => {}
+                Err(Serve::Malformed(reason)) => {
+                    let peer = conn.remote_id();
+                    tracing::warn!(%peer, %reason, "malformed fetch request; disconnecting");
+                    shared.stats.add(|c| &c.bad_peers, 1);
+                    shared.auth.remove(&peer);
+                    close_conn(&conn, close::PROTOCOL, "malformed request");
+                    break;
+                }
+                Err(Serve::Transfer(reason)) => {
+                    tracing::debug!(remote = %conn.remote_id(), %reason, "fetch request abandoned");
+                    break;
+                }
             }
         }
         Ok(())
     }
 }
 
-async fn serve_one(shared: &Arc<Shared>, mut send: SendStream, mut recv: RecvStream) -> Result<(), String> {
+/// Why serving one request stopped: the requester broke the format (counted), or the transfer
+/// itself failed (the requester went away, a timeout: not held against it).
+enum Serve {
+    Malformed(String),
+    Transfer(String),
+}
+
+async fn serve_one(shared: &Arc<Shared>, mut send: SendStream, mut recv: RecvStream) -> Result<(), Serve> {
     let cids = tokio::time::timeout(shared.request_timeout, read_request(&mut recv))
         .await
-        .map_err(|_| "request timed out".to_string())??;
+        .map_err(|_| Serve::Transfer("request timed out".to_string()))??;
     let source = shared.source.clone();
     let blocks = tokio::task::spawn_blocking(move || cids.iter().map(|c| source.get(c)).collect::<Vec<_>>())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Serve::Transfer(format!("block source failed: {e}")))?;
+    send_blocks(shared, &mut send, blocks).await.map_err(Serve::Transfer)
+}
+
+async fn send_blocks(shared: &Shared, send: &mut SendStream, blocks: Vec<Option<Bytes>>) -> Result<(), String> {
     for block in blocks {
         match block {
             Some(b) if b.len() <= entry::MAX_ENVELOPE_BYTES => {
@@ -93,19 +114,25 @@ async fn serve_one(shared: &Arc<Shared>, mut send: SendStream, mut recv: RecvStr
     Ok(())
 }
 
-async fn read_request(recv: &mut RecvStream) -> Result<Vec<Cid>, String> {
-    let count = recv.read_u16().await.map_err(|e| e.to_string())? as usize;
+async fn read_request(recv: &mut RecvStream) -> Result<Vec<Cid>, Serve> {
+    let io = |e: std::io::Error| Serve::Transfer(e.to_string());
+    let count = recv.read_u16().await.map_err(io)? as usize;
     if count == 0 || count > MAX_CIDS_PER_REQUEST {
-        return Err(format!(
+        return Err(Serve::Malformed(format!(
             "{count} CIDs requested, between 1 and {MAX_CIDS_PER_REQUEST} allowed"
-        ));
+        )));
     }
     let mut cids = Vec::with_capacity(count);
     for _ in 0..count {
-        let len = recv.read_u8().await.map_err(|e| e.to_string())? as usize;
+        let len = recv.read_u8().await.map_err(io)? as usize;
+        if len > MAX_CID_LEN {
+            return Err(Serve::Malformed(format!("a CID of {len} bytes")));
+        }
         let mut buf = vec![0u8; len];
-        recv.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
-        cids.push(Cid::try_from(&buf[..]).map_err(|e| e.to_string())?);
+        recv.read_exact(&mut buf)
+            .await
+            .map_err(|e| Serve::Transfer(e.to_string()))?;
+        cids.push(Cid::try_from(&buf[..]).map_err(|e| Serve::Malformed(format!("bad CID: {e}")))?);
     }
     Ok(cids)
 }

@@ -56,4 +56,6 @@ pub mod close {
     pub const PROTOCOL: u32 = 3;
     /// The remote sent a block that does not match its CID or does not open.
     pub const BAD_DATA: u32 = 4;
+    /// Too many snapshot requests at once: retry later.
+    pub const BUSY: u32 = 5;
 }

@@ -62,6 +62,8 @@ pub struct PeerConfig {
     pub snapshot_timeout: Duration,
     /// Largest snapshot accepted. Default 4 GiB.
     pub max_snapshot_bytes: u64,
+    /// Snapshots served at once (each holds its envelopes in memory while it streams). Default 2.
+    pub max_concurrent_snapshots: usize,
 }
 
 impl PeerConfig {
@@ -77,6 +79,7 @@ impl PeerConfig {
             request_timeout: Duration::from_secs(10),
             snapshot_timeout: Duration::from_secs(300),
             max_snapshot_bytes: 4 << 30,
+            max_concurrent_snapshots: 2,
         }
     }
 }
@@ -103,6 +106,8 @@ pub(crate) struct Shared {
     pub request_timeout: Duration,
     pub snapshot_timeout: Duration,
     pub max_snapshot_bytes: u64,
+    /// Snapshots served at once; more are refused with `close::BUSY`.
+    pub snapshot_permits: Arc<tokio::sync::Semaphore>,
     /// Open fetch connections, reused across requests.
     fetch_conns: Mutex<HashMap<EndpointId, Connection>>,
 }
@@ -223,6 +228,7 @@ impl PeerNode {
             request_timeout: config.request_timeout,
             snapshot_timeout: config.snapshot_timeout,
             max_snapshot_bytes: config.max_snapshot_bytes,
+            snapshot_permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_snapshots.max(1))),
             fetch_conns: Mutex::new(HashMap::new()),
         });
         let gossip = Gossip::builder()

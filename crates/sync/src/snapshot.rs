@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ipfs::EntryMeta;
+use ipfs::{CarError, EntryMeta, SnapshotError};
 use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,6 +45,13 @@ impl ProtocolHandler for SnapshotHandler {
             linger(&conn, shared.request_timeout).await;
             return Ok(());
         }
+        // Snapshots are the expensive request: a few at a time, the others are told to retry.
+        let Ok(_permit) = shared.snapshot_permits.clone().try_acquire_owned() else {
+            tracing::info!(remote = %conn.remote_id(), "snapshot refused: busy");
+            crate::frame::close_conn(&conn, crate::close::BUSY, "busy, retry later");
+            linger(&conn, shared.request_timeout).await;
+            return Ok(());
+        };
         let Ok(Ok((send, mut recv))) = tokio::time::timeout(shared.request_timeout, conn.accept_bi()).await else {
             return Ok(());
         };
@@ -102,9 +109,11 @@ pub(crate) async fn snapshot_from(
 ) -> Result<SnapshotOutcome, SyncError> {
     let peer = conn.remote_id();
     let proto = |reason: String| SyncError::Protocol { peer, reason };
-    let (mut send, recv) = conn.open_bi().await.map_err(|e| proto(e.to_string()))?;
-    send.write_u64(since_ms).await.map_err(|e| proto(e.to_string()))?;
-    send.finish().map_err(|e| proto(e.to_string()))?;
+    // The server may refuse (busy) before our request is out: say so rather than "broken".
+    let failed = |reason: String| busy_or(&conn, SyncError::Protocol { peer, reason });
+    let (mut send, recv) = conn.open_bi().await.map_err(|e| failed(e.to_string()))?;
+    send.write_u64(since_ms).await.map_err(|e| failed(e.to_string()))?;
+    send.finish().map_err(|e| failed(e.to_string()))?;
     let input = SyncIoBridge::new(recv.take(shared.max_snapshot_bytes));
     let worker = {
         let shared = shared.clone();
@@ -125,16 +134,60 @@ pub(crate) async fn snapshot_from(
     outcome
 }
 
+/// `err`, unless the server closed the connection as busy.
+fn busy_or(conn: &Connection, err: SyncError) -> SyncError {
+    match conn.close_reason() {
+        Some(iroh::endpoint::ConnectionError::ApplicationClosed(c)) if c.error_code == crate::close::BUSY.into() => {
+            SyncError::Refused {
+                peer: conn.remote_id(),
+                reason: "busy serving other snapshots; retry later".into(),
+            }
+        }
+        _ => err,
+    }
+}
+
+/// A stream that ends early (server gone, busy, limit reached) is a failed transfer; anything
+/// that fails a check is bad data and costs the peer.
+fn is_transfer_failure(e: &SnapshotError) -> bool {
+    matches!(
+        e,
+        SnapshotError::Car(CarError::Io { .. } | CarError::Empty)
+            | SnapshotError::Incomplete { .. }
+            | SnapshotError::ManifestMissing { .. }
+    )
+}
+
 fn read_all<R: std::io::Read>(shared: &Shared, conn: &Connection, input: R) -> Result<SnapshotOutcome, SyncError> {
     let peer = conn.remote_id();
+    let fail = |e: SnapshotError| {
+        if is_transfer_failure(&e) {
+            busy_or(
+                conn,
+                SyncError::Protocol {
+                    peer,
+                    reason: e.to_string(),
+                },
+            )
+        } else {
+            bad_peer(
+                shared,
+                conn,
+                SyncError::Protocol {
+                    peer,
+                    reason: e.to_string(),
+                },
+            )
+        }
+    };
     let bad = |reason: String| bad_peer(shared, conn, SyncError::Protocol { peer, reason });
-    let (manifest, mut envelopes) = ipfs::read_snapshot(input).map_err(|e| bad(e.to_string()))?;
+    let (manifest, mut envelopes) = ipfs::read_snapshot(input).map_err(fail)?;
     let mut outcome = SnapshotOutcome {
         blocks: Vec::with_capacity(manifest.entries.len()),
         created_ms: manifest.created_ms,
     };
     for item in envelopes.by_ref() {
-        let envelope = item.map_err(|e| bad(e.to_string()))?;
+        let envelope = item.map_err(fail)?;
         outcome.blocks.push(check(shared, conn, &envelope.cid, envelope.data)?);
     }
     let missing = envelopes.missing().count();

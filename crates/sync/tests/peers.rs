@@ -184,8 +184,11 @@ async fn a_stranger_fails_the_handshake_and_gets_nothing() {
         assert_refused(&m, a.id(), sync::FETCH_ALPN, &request).await;
         assert_refused(&m, a.id(), sync::SNAPSHOT_ALPN, &0u64.to_be_bytes()).await;
         a.wait_for_stats(|s| s.refused_unauthenticated == 2).await;
+        // Gossip: A tries the handshake with M (dialing back), which fails, then refuses.
+        assert_refused(&m, a.id(), iroh_gossip::ALPN, b"hello").await;
+        a.wait_for_stats(|s| s.refused_unauthenticated == 3).await;
         let sa = a.stats();
-        assert_eq!((sa.auth_failures, sa.blocks_served, sa.auth_ok), (2, 0, 0));
+        assert_eq!((sa.auth_failures, sa.blocks_served, sa.auth_ok), (3, 0, 0));
         assert_eq!(m.stats().blocks_verified, 0);
         a.shutdown().await;
         m.shutdown().await;
@@ -214,6 +217,89 @@ async fn assert_refused(from: &PeerNode, peer: iroh::EndpointId, alpn: &[u8], re
         ConnectionError::ApplicationClosed(c) => assert_eq!(c.error_code, close::UNAUTHENTICATED.into()),
         other => panic!("expected an application close, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_from_a_fleet_peer_costs_it() {
+    tokio::time::timeout(LIMIT, async {
+        let secret = keys("fleet secret");
+        let lookup = MemoryLookup::new();
+        let a = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[]).await;
+        let b = node(secret, Arc::new(MemorySource::new()), &lookup, &[]).await;
+        b.authenticate(a.id()).await.unwrap();
+        let conn = b.endpoint().connect(a.id(), sync::FETCH_ALPN).await.unwrap();
+        let (mut send, mut recv) = conn.open_bi().await.unwrap();
+        // Zero CIDs: not a request.
+        send.write_all(&[0, 0]).await.unwrap();
+        send.finish().unwrap();
+        // Nothing comes back (the stream may end cleanly or be cut by the close).
+        let answer = recv.read_to_end(1 << 20).await;
+        assert!(answer.as_ref().map_or(true, |bytes| bytes.is_empty()), "{answer:?}");
+        match conn.closed().await {
+            iroh::endpoint::ConnectionError::ApplicationClosed(c) => assert_eq!(c.error_code, close::PROTOCOL.into()),
+            other => panic!("expected an application close, got {other:?}"),
+        }
+        a.wait_for_stats(|s| s.bad_peers == 1).await;
+        // Forgotten: the next connection needs a new handshake.
+        assert_refused(&b, a.id(), sync::FETCH_ALPN, &[0, 0]).await;
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
+
+/// Holds every snapshot inside `since` until released, so one can be kept in flight.
+struct Held {
+    entered: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl BlockSource for Held {
+    fn get(&self, _cid: &Cid) -> Option<Bytes> {
+        None
+    }
+    fn since(&self, _ms: u64) -> Vec<Cid> {
+        if let Some(entered) = self.entered.lock().unwrap().take() {
+            let _ = entered.send(());
+        }
+        let _ = self.release.lock().unwrap().recv();
+        Vec::new()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_beyond_the_limit_are_refused_as_busy_not_as_bad() {
+    tokio::time::timeout(LIMIT, async {
+        let secret = keys("fleet secret");
+        let lookup = MemoryLookup::new();
+        let (entered_tx, entered) = tokio::sync::oneshot::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let held = Arc::new(Held {
+            entered: std::sync::Mutex::new(Some(entered_tx)),
+            release: std::sync::Mutex::new(release_rx),
+        });
+        let mut config = PeerConfig::new(secret.clone(), held);
+        config.lookup = Some(lookup.clone());
+        config.max_concurrent_snapshots = 1;
+        let a = Arc::new(PeerNode::bind(config).await.unwrap());
+        let b = Arc::new(node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[]).await);
+        let c = node(secret, Arc::new(MemorySource::new()), &lookup, &[]).await;
+        let first = tokio::spawn({
+            let (a, b) = (a.clone(), b.clone());
+            async move { b.snapshot_since(a.id(), 0).await }
+        });
+        entered.await.unwrap();
+        let err = c.snapshot_since(a.id(), 0).await.unwrap_err();
+        assert!(matches!(err, SyncError::Refused { .. }), "{err}");
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        assert!(first.await.unwrap().unwrap().blocks.is_empty());
+        assert_eq!((b.stats().bad_peers, c.stats().bad_peers), (0, 0));
+        c.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
 }
 
 /// Serves whatever it is asked for with bytes of its own.
@@ -249,9 +335,11 @@ async fn a_peer_that_sends_forged_blocks_is_rejected_and_counted() {
         let err = b.fetch(liar.id(), &asked).await.unwrap_err();
         assert!(matches!(err, SyncError::BadBlock { .. }), "{err}");
         assert_eq!((b.stats().bad_peers, b.stats().blocks_verified), (1, 0));
+        // Over snapshots the liar's own CAR writer refuses to put a block under a CID it does not
+        // match, so B sees a cut stream: a failed transfer, not (provably) bad data.
         let err = b.snapshot_since(liar.id(), 0).await.unwrap_err();
         assert!(matches!(err, SyncError::Protocol { .. }), "{err}");
-        assert_eq!((b.stats().bad_peers, b.stats().blocks_verified), (2, 0));
+        assert_eq!((b.stats().bad_peers, b.stats().blocks_verified), (1, 0));
 
         // A block that matches its CID but does not open under the secret (sealed under another).
         let junk = entry::seal(&keys("another secret"), &entry(9)).unwrap();
@@ -264,7 +352,7 @@ async fn a_peer_that_sends_forged_blocks_is_rejected_and_counted() {
         assert!(matches!(err, SyncError::BadEnvelope { .. }), "{err}");
         let err = b.snapshot_since(sealer.id(), 0).await.unwrap_err();
         assert!(matches!(err, SyncError::BadEnvelope { .. }), "{err}");
-        assert_eq!((b.stats().bad_peers, b.stats().blocks_verified), (4, 0));
+        assert_eq!((b.stats().bad_peers, b.stats().blocks_verified), (3, 0));
         for n in [liar, b, sealer] {
             n.shutdown().await;
         }
