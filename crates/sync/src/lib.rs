@@ -25,6 +25,7 @@ mod error;
 pub mod fetch;
 mod frame;
 pub mod node;
+mod pipe;
 pub mod snapshot;
 pub mod source;
 mod stats;

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! The same bytes as a snapshot file, written by `ipfs::write_snapshot` and read by
-//! `ipfs::read_snapshot` through a blocking bridge over the QUIC stream. The reader checks every
+//! `ipfs::read_snapshot` on blocking threads, joined to the QUIC stream by channel pumps
+//! (`pipe`). The reader checks every
 //! block's hash; this side checks the CID again and opens each envelope. Any failure rejects the
 //! whole snapshot and the server is disconnected and counted as a bad peer.
 
@@ -18,7 +19,6 @@ use ipfs::{CarError, EntryMeta, SnapshotError};
 use iroh::endpoint::Connection;
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::io::SyncIoBridge;
 
 use crate::SyncError;
 use crate::auth::admit;
@@ -60,7 +60,7 @@ impl ProtocolHandler for SnapshotHandler {
         };
         let source = shared.source.clone();
         let key_id = shared.keys.key_id().to_string();
-        let mut out = SyncIoBridge::new(send);
+        let (mut out, pump) = crate::pipe::writer(send);
         let written = tokio::task::spawn_blocking(move || {
             let items: Vec<_> = source
                 .since(since)
@@ -76,19 +76,31 @@ impl ProtocolHandler for SnapshotHandler {
                 })
                 .collect();
             let n = items.len() as u64;
-            let result = ipfs::write_snapshot(&mut out, now_ms(), items).map_err(|e| e.to_string());
-            let result = result.and_then(|_| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
-            let mut send = out.into_inner();
-            result.and_then(|_| send.finish().map_err(|e| e.to_string())).map(|_| n)
+            ipfs::write_snapshot(&mut out, now_ms(), items).map_err(|e| e.to_string())?;
+            std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+            Ok::<_, String>(n)
         })
-        .await;
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        // The writer is dropped with the blocking task, so the pump has everything.
+        let written = match (written, pump.await) {
+            (Ok(n), Ok(Ok(mut send))) => send.finish().map(|_| n).map_err(|e| e.to_string()),
+            (Err(reason), Ok(Ok(mut send))) => {
+                // Cut the stream rather than end it: the client must not take it for complete.
+                let _ = send.reset(crate::close::PROTOCOL.into());
+                Err(reason)
+            }
+            (Err(reason), _) => Err(reason),
+            (Ok(_), Ok(Err(e))) => Err(e.to_string()),
+            (Ok(_), Err(e)) => Err(e.to_string()),
+        };
         match written {
-            Ok(Ok(n)) => {
+            Ok(n) => {
                 shared.stats.add(|c| &c.blocks_served, n);
                 linger(&conn, shared.snapshot_timeout).await;
             }
-            Ok(Err(reason)) => tracing::warn!(remote = %conn.remote_id(), %reason, "snapshot not sent"),
-            Err(e) => tracing::warn!(remote = %conn.remote_id(), error = %e, "snapshot writer failed"),
+            Err(reason) => tracing::warn!(remote = %conn.remote_id(), %reason, "snapshot not sent"),
         }
         Ok(())
     }
@@ -114,7 +126,7 @@ pub(crate) async fn snapshot_from(
     let (mut send, recv) = conn.open_bi().await.map_err(|e| failed(e.to_string()))?;
     send.write_u64(since_ms).await.map_err(|e| failed(e.to_string()))?;
     send.finish().map_err(|e| failed(e.to_string()))?;
-    let input = SyncIoBridge::new(recv.take(shared.max_snapshot_bytes));
+    let (input, pump) = crate::pipe::reader(recv, shared.max_snapshot_bytes);
     let worker = {
         let shared = shared.clone();
         let conn = conn.clone();
@@ -128,6 +140,7 @@ pub(crate) async fn snapshot_from(
             Err(SyncError::Timeout { peer })
         }
     };
+    pump.abort();
     if outcome.is_ok() {
         crate::frame::close_conn(&conn, crate::close::DONE, "ok");
     }
