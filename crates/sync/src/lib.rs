@@ -1,0 +1,62 @@
+//! Peer sync over iroh: every daemon is an iroh endpoint; peers that share the fleet's secret
+//! prove it to each other, announce new entries on a gossip topic derived from the secret, and
+//! serve each other's envelopes by CID and whole snapshots since a time.
+//!
+//! - [`PeerNode`] ([`node`]): one endpoint, its [`iroh::protocol::Router`] and the gossip topic.
+//! - [`auth`]: the handshake on [`AUTH_ALPN`] (mutual HMAC challenge–response under
+//!   `Keys::peer_auth_key`) and the set of peers that passed it. Every other protocol, gossip
+//!   included, refuses a connection whose remote id is not in that set.
+//! - [`fetch`]: envelopes by CID on [`FETCH_ALPN`].
+//! - [`announce`]: gossip announcements (batches of CIDs, authenticated, under 3.5 KiB). A hint
+//!   only: gossip drops messages under bursts and has no history, fetch and snapshot are the
+//!   reliable path.
+//! - [`snapshot`]: "everything since T" on [`SNAPSHOT_ALPN`], streamed as a CAR v1 snapshot
+//!   (`ipfs::write_snapshot` / `ipfs::read_snapshot`, the same bytes as the file format).
+//! - [`source`]: [`BlockSource`], what the serving side reads blocks from.
+//!
+//! Architecture Invariant: everything received is checked before use (CID, then AEAD with
+//! `entry::open`); a peer that sends bad data is disconnected, forgotten by the authenticated set
+//! and counted in [`Stats`]. Key material stays in `entry`: this crate only passes
+//! `Keys::peer_auth_key()` to HMAC.
+
+pub mod announce;
+pub mod auth;
+mod error;
+pub mod fetch;
+mod frame;
+pub mod node;
+mod pipe;
+pub mod snapshot;
+pub mod source;
+mod stats;
+
+pub use announce::{Announcement, MAX_ANNOUNCE_BYTES};
+pub use error::SyncError;
+pub use fetch::{FetchOutcome, MAX_CIDS_PER_REQUEST, Verified};
+pub use node::{PeerConfig, PeerNode, parse_ticket};
+pub use snapshot::SnapshotOutcome;
+pub use source::{BlockSource, MemorySource};
+pub use stats::Stats;
+
+/// Handshake: both sides prove they hold the secret before anything else is served.
+pub const AUTH_ALPN: &[u8] = b"gh-p2p-cache/auth/1";
+/// Envelopes by CID.
+pub const FETCH_ALPN: &[u8] = b"gh-p2p-cache/fetch/1";
+/// A CAR snapshot of everything since a time.
+pub const SNAPSHOT_ALPN: &[u8] = b"gh-p2p-cache/snapshot/1";
+
+/// QUIC application close codes this crate sends.
+pub mod close {
+    /// Normal end of a protocol exchange.
+    pub const DONE: u32 = 0;
+    /// The handshake failed: the remote does not hold our secret (or lied).
+    pub const AUTH_FAILED: u32 = 1;
+    /// A protocol other than the handshake was used before the handshake.
+    pub const UNAUTHENTICATED: u32 = 2;
+    /// The remote broke the wire format.
+    pub const PROTOCOL: u32 = 3;
+    /// The remote sent a block that does not match its CID or does not open.
+    pub const BAD_DATA: u32 = 4;
+    /// Too many snapshot requests at once: retry later.
+    pub const BUSY: u32 = 5;
+}
