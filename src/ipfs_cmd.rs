@@ -51,12 +51,8 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let report = {
         let (keys, store, file) = (keys.clone(), store.clone(), file.clone());
         tokio::task::spawn_blocking(move || -> anyhow::Result<share::ExportReport> {
-            let out = std::io::BufWriter::new(std::fs::File::create(&file)?);
             let mut bar = Progress::new("sealing");
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis() as u64;
-            let r = share::export(&store, &keys, &entry::Scrubber::new(&[])?, out, now, &mut |d, t| {
+            let r = share::export_file(&store, &keys, &entry::Scrubber::new(&[])?, &file, &mut |d, t| {
                 bar.tick(d, t)
             });
             bar.done();
@@ -67,9 +63,8 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
     let root = ipfs::parse_cid(&report.root).context("the snapshot's root")?;
     if let Some(api) = &args.ipfs_api {
         let kubo = ipfs::KuboClient::new(api)?;
-        let car = bytes::Bytes::from(std::fs::read(&file)?);
         let roots = kubo
-            .dag_import(car, true)
+            .dag_import_file(&file, true)
             .await
             .with_context(|| format!("publishing to kubo at {api}"))?;
         if !roots.contains(&root) {
@@ -134,9 +129,8 @@ pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
         }
     };
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<share::ImportReport> {
-        let input = std::io::BufReader::new(std::fs::File::open(&file)?);
         let mut bar = Progress::new("importing");
-        let r = share::import(&store, &keys, input, &mut |d, t| bar.tick(d, t));
+        let r = share::import_file(&store, &keys, &file, &mut |d, t| bar.tick(d, t));
         bar.done();
         Ok(r?)
     })

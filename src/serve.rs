@@ -194,13 +194,8 @@ async fn publish_hook(api: &str) -> anyhow::Result<proxy::FinishHook> {
             let file = dir.path().join("snapshot.car");
             let out = file.clone();
             let report = tokio::task::spawn_blocking(move || -> Result<share::ExportReport, String> {
-                let w = std::io::BufWriter::new(std::fs::File::create(&out).map_err(|e| e.to_string())?);
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0);
                 let scrubber = entry::Scrubber::new(&[]).map_err(|e| e.to_string())?;
-                share::export(&store, &keys, &scrubber, w, now, &mut |_, _| {}).map_err(|e| e.to_string())
+                share::export_file(&store, &keys, &scrubber, &out, &mut |_, _| {}).map_err(|e| e.to_string())
             })
             .await
             .map_err(|e| e.to_string())??;

@@ -92,17 +92,9 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     let (keys, store) = args.keys.open().await?;
     let file = args.file.clone();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<share::ExportReport> {
-        let out = std::fs::File::create(&file).with_context(|| format!("cannot create {}", file.display()))?;
-        let out = std::io::BufWriter::new(out);
         let mut bar = Progress::new("sealing");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64;
-        let result = share::export(&store, &keys, &scrubber, out, now, &mut |d, t| bar.tick(d, t));
+        let result = share::export_file(&store, &keys, &scrubber, &file, &mut |d, t| bar.tick(d, t));
         bar.done();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&file);
-        }
         Ok(result?)
     })
     .await??;
@@ -125,13 +117,9 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
     let (keys, store) = args.keys.open().await?;
     let file = args.file.clone();
     let report = tokio::task::spawn_blocking(move || -> anyhow::Result<share::ImportReport> {
-        let input = std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
         let mut bar = Progress::new("importing");
-        let result = share::import(&store, &keys, std::io::BufReader::new(input), &mut |d, t| {
-            bar.tick(d, t)
-        });
+        let result = share::import_file(&store, &keys, &file, &mut |d, t| bar.tick(d, t));
         bar.done();
-        store.flush_blocking();
         result.with_context(|| format!("in {}", file.display()))
     })
     .await??;

@@ -139,14 +139,8 @@ async fn snapshot(
 ) -> anyhow::Result<(String, u64, MemoryBlocks)> {
     let (store, keys, dir) = (store.clone(), keys.clone(), dir.to_owned());
     tokio::task::spawn_blocking(move || {
-        let tmp = dir.join("latest.car.tmp");
-        let out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64;
-        let report = share::export(&store, &keys, &entry::Scrubber::new(&[])?, out, now, &mut |_, _| {})?;
         let file = dir.join("latest.car");
-        std::fs::rename(&tmp, &file)?;
+        let report = share::export_file(&store, &keys, &entry::Scrubber::new(&[])?, &file, &mut |_, _| {})?;
         let blocks = MemoryBlocks::from_file(&file)?;
         Ok((report.root, report.entries, blocks))
     })

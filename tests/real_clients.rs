@@ -70,6 +70,17 @@ impl Daemon {
     }
 }
 
+/// `curl -i` through the daemon's socket, as a client addressing api.github.com would.
+fn curl_api(socket: &Path, token: &str, path: &str) -> Command {
+    let mut c = Command::new("curl");
+    c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
+        "-H",
+        &format!("Authorization: token {token}"),
+        &format!("http://api.github.com{path}"),
+    ]);
+    c
+}
+
 fn require(tool: &str, install: &str) {
     let found = std::process::Command::new("sh")
         .arg("-c")
@@ -333,21 +344,12 @@ async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for
     let sim = sim().await;
     let first = tempfile::tempdir().unwrap();
     let d = Daemon::start(&sim.base_url, first.path()).await;
-    let curl = |socket: &Path, token: &str, path: &str| {
-        let mut c = Command::new("curl");
-        c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
-            "-H",
-            &format!("Authorization: token {token}"),
-            &format!("http://api.github.com{path}"),
-        ]);
-        c
-    };
     for path in [
         "/repos/octo/hello/issues/1",
         "/repos/octo/hello/issues?per_page=5",
         "/users/octocat",
     ] {
-        run(&mut curl(&d.socket, TOKEN_ALICE, path)).await;
+        run(&mut curl_api(&d.socket, TOKEN_ALICE, path)).await;
     }
     d.stop().await;
 
@@ -409,10 +411,10 @@ async fn a_snapshot_moves_the_cache_to_a_fresh_runner_and_entries_revalidate_for
     let d = Daemon::start(&sim.base_url, second.path()).await;
     // The configured pattern was redacted from what left the machine, so that copy no longer
     // matches GitHub's and is refetched (one unit) rather than confirmed.
-    let octocat = run(&mut curl(&d.socket, TOKEN_CAROL, "/users/octocat")).await;
+    let octocat = run(&mut curl_api(&d.socket, TOKEN_CAROL, "/users/octocat")).await;
     assert!(octocat.to_ascii_lowercase().contains("x-cache: miss"), "{octocat}");
     assert!(octocat.contains("The Octocat"), "the refetched body is GitHub's own");
-    let r = run(&mut curl(&d.socket, TOKEN_CAROL, "/repos/octo/hello/issues/1"))
+    let r = run(&mut curl_api(&d.socket, TOKEN_CAROL, "/repos/octo/hello/issues/1"))
         .await
         .to_ascii_lowercase();
     assert!(
@@ -436,17 +438,8 @@ async fn publish_to_ipfs_and_warm_a_fresh_daemon_from_the_root_cid() {
     let pinning = ipfs::doubles::FakePinning::start("pin-token").await.unwrap();
     let first = tempfile::tempdir().unwrap();
     let d = Daemon::start(&sim.base_url, first.path()).await;
-    let curl = |socket: &Path, token: &str, path: &str| {
-        let mut c = Command::new("curl");
-        c.args(["-sS", "-i", "--unix-socket"]).arg(socket).args([
-            "-H",
-            &format!("Authorization: token {token}"),
-            &format!("http://api.github.com{path}"),
-        ]);
-        c
-    };
     for path in ["/repos/octo/hello", "/repos/octo/hello/issues/2"] {
-        run(&mut curl(&d.socket, TOKEN_ALICE, path)).await;
+        run(&mut curl_api(&d.socket, TOKEN_ALICE, path)).await;
     }
     d.stop().await;
     let cli = |args: &[&str], dir: &Path| {
@@ -524,7 +517,7 @@ async fn publish_to_ipfs_and_warm_a_fresh_daemon_from_the_root_cid() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     lines.next_line().await.unwrap().expect("ready line");
     let before = sim.stats().total_requests;
-    let r = run(&mut curl(&socket, TOKEN_BOB, "/repos/octo/hello/issues/2"))
+    let r = run(&mut curl_api(&socket, TOKEN_BOB, "/repos/octo/hello/issues/2"))
         .await
         .to_ascii_lowercase();
     assert!(r.contains("x-cache: hit"), "{r}");

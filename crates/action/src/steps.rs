@@ -143,8 +143,7 @@ async fn warm(runner: &Runner, s: &Settings, sources: &[Source], restored: &mut 
         let (dir, k) = (s.cache_dir.clone(), keys.clone());
         let report = tokio::task::spawn_blocking(move || -> Result<share::ImportReport, String> {
             let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
-            let input = std::io::BufReader::new(std::fs::File::open(&file).map_err(|e| e.to_string())?);
-            let r = share::import(&store, &k, input, &mut |_, _| {}).map_err(|e| e.to_string());
+            let r = share::import_file(&store, &k, &file, &mut |_, _| {}).map_err(|e| e.to_string());
             let _ = std::fs::remove_file(&file);
             r
         })
@@ -254,13 +253,8 @@ async fn save(runner: &Runner, s: &Settings, sinks: &[Sink]) -> Result<Vec<Moved
     let (dir, out, k) = (s.cache_dir.clone(), file.clone(), keys.clone());
     let report = tokio::task::spawn_blocking(move || -> Result<share::ExportReport, String> {
         let store = store::Store::open(&dir, 16 << 20, u64::MAX).map_err(|e| e.to_string())?;
-        let w = std::io::BufWriter::new(std::fs::File::create(&out).map_err(|e| e.to_string())?);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
         let scrubber = Scrubber::new(&[]).map_err(|e| e.to_string())?;
-        share::export(&store, &k, &scrubber, w, now, &mut |_, _| {}).map_err(|e| e.to_string())
+        share::export_file(&store, &k, &scrubber, &out, &mut |_, _| {}).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())??;

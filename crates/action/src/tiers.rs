@@ -213,8 +213,7 @@ impl Sink {
                 let IpfsSink { kubo, pinning } = &**sink;
                 let root = snapshot_root(file)?;
                 if let Some(kubo) = kubo {
-                    let car = bytes::Bytes::from(std::fs::read(file).map_err(|e| e.to_string())?);
-                    let roots = kubo.dag_import(car, true).await.map_err(|e| e.to_string())?;
+                    let roots = kubo.dag_import_file(file, true).await.map_err(|e| e.to_string())?;
                     if !roots.contains(&root) {
                         return Err(format!("kubo imported roots {roots:?}, not the snapshot's root {root}"));
                     }

@@ -66,6 +66,8 @@ pub struct UpstreamBase {
     authority: String,
     /// Path prefix without a trailing slash (`""` or `/api/v3`).
     prefix: String,
+    /// `scheme://authority/prefix`, kept because every response compares against it.
+    base: String,
 }
 
 impl UpstreamBase {
@@ -81,10 +83,12 @@ impl UpstreamBase {
             return Err(bad());
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
+        let base = format!("{scheme}://{authority}{prefix}");
         Ok(UpstreamBase {
             scheme: scheme.to_owned(),
             authority: authority.to_owned(),
             prefix,
+            base,
         })
     }
 
@@ -93,8 +97,8 @@ impl UpstreamBase {
     }
 
     /// The base as it appears in URLs GitHub puts in bodies and `Link` headers.
-    pub fn base_url(&self) -> String {
-        format!("{}://{}{}", self.scheme, self.authority, self.prefix)
+    pub fn base_url(&self) -> &str {
+        &self.base
     }
 
     /// Upstream URI for a normalized request path (`/repos/...` or `/graphql`).

@@ -77,7 +77,7 @@ async fn handle(state: Arc<State>, kind: ListenerKind, req: Request<Body>) -> Re
         head: parts.method == Method::HEAD,
         if_none_match: parts.headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()),
         proxy_base: response::proxy_base(kind, host),
-        upstream_base: &upstream_base,
+        upstream_base,
         rewrites: &state.rewrites,
     };
     match result {

@@ -128,10 +128,11 @@ impl Upstream {
             let raw = http_body_util::Limited::new(body, MAX_BODY)
                 .collect()
                 .await
-                .map_err(|e| UpstreamError::BadBody(self.base.base_url(), e.to_string()))?
+                .map_err(|e| UpstreamError::BadBody(self.base.base_url().to_owned(), e.to_string()))?
                 .to_bytes();
             let mut headers = parts.headers;
-            let body = decode_body(&mut headers, raw).map_err(|e| UpstreamError::BadBody(self.base.base_url(), e))?;
+            let body = decode_body(&mut headers, raw)
+                .map_err(|e| UpstreamError::BadBody(self.base.base_url().to_owned(), e))?;
             Ok(UpstreamResponse {
                 status: parts.status,
                 headers,
@@ -141,7 +142,7 @@ impl Upstream {
         let started = std::time::Instant::now();
         let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(r) => r,
-            Err(_) => Err(UpstreamError::Timeout(self.base.base_url(), self.timeout)),
+            Err(_) => Err(UpstreamError::Timeout(self.base.base_url().to_owned(), self.timeout)),
         };
         self.latency.record(started.elapsed());
         result
@@ -152,7 +153,7 @@ impl Upstream {
     }
 
     fn unreachable(&self, e: &dyn std::fmt::Display) -> UpstreamError {
-        UpstreamError::Unreachable(self.base.base_url(), e.to_string())
+        UpstreamError::Unreachable(self.base.base_url().to_owned(), e.to_string())
     }
 }
 

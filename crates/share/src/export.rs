@@ -23,6 +23,42 @@ pub struct ExportReport {
 pub enum ExportError {
     #[error("cannot write the snapshot: {0} (the output is incomplete; delete it)")]
     Write(#[from] ipfs::WriteError),
+    #[error("cannot write the snapshot {path}: {source}")]
+    File { path: String, source: std::io::Error },
+}
+
+/// [`export`] to `path`, stamped with the current time. Written beside it first and renamed into
+/// place only when complete, so a failure never leaves a half-written snapshot.
+pub fn export_file(
+    store: &Store,
+    keys: &Keys,
+    scrubber: &Scrubber,
+    path: &std::path::Path,
+    progress: Progress<'_>,
+) -> Result<ExportReport, ExportError> {
+    let io = |source| ExportError::File {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
+    tmp_name.push(".partial");
+    let tmp = path.with_file_name(tmp_name);
+    let out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let report = export(store, keys, scrubber, out, now, progress);
+    match report {
+        Ok(r) => {
+            std::fs::rename(&tmp, path).map_err(io)?;
+            Ok(r)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 /// Seals every stored entry and writes a snapshot to `out`.

@@ -28,6 +28,8 @@ pub struct ImportReport {
 pub enum ImportError {
     #[error("{0}")]
     Snapshot(Box<ipfs::SnapshotError>),
+    #[error("cannot read the snapshot {path}: {source}")]
+    File { path: String, source: std::io::Error },
     /// Reading stopped part way; `report` says what was imported before (all of it valid).
     #[error("{error}; {} entries were imported before it and are kept", report.imported)]
     Stopped {
@@ -118,4 +120,18 @@ fn keep_newer(store: &Store, batch: &mut Vec<SharedEntry>, report: &mut ImportRe
         store.put_blocking(&received.key, Arc::new(received.response));
         report.imported += 1;
     }
+}
+
+/// [`import`] from a snapshot file.
+pub fn import_file(
+    store: &Store,
+    keys: &Keys,
+    path: &std::path::Path,
+    progress: Progress<'_>,
+) -> Result<ImportReport, ImportError> {
+    let file = std::fs::File::open(path).map_err(|source| ImportError::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    import(store, keys, std::io::BufReader::new(file), progress)
 }

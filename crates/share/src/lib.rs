@@ -1,6 +1,7 @@
 //! Moving entries between this machine's store and snapshots (CAR v1 files of sealed envelopes),
 //! the one format that travels to the Actions cache, to peers and to IPFS.
 //!
+//! - [`export_file`] / [`import_file`]: the same over a snapshot file (written atomically).
 //! - [`export()`]: every stored entry, scrubbed, sealed under the fleet's keys, written as a
 //!   snapshot.
 //! - [`import()`]: every envelope checked (CID by the reader, AEAD by `entry::open`), the newer
@@ -11,8 +12,8 @@
 mod export;
 mod import;
 
-pub use export::{ExportError, ExportReport, export};
-pub use import::{ImportError, ImportReport, import};
+pub use export::{ExportError, ExportReport, export, export_file};
+pub use import::{ImportError, ImportReport, import, import_file};
 
 /// Progress callback: (done, total). Called often; keep it cheap.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
