@@ -207,6 +207,10 @@ impl DiskTier {
         Ok(())
     }
 
+    pub(crate) fn db(&self) -> &Database {
+        &self.db
+    }
+
     pub fn dropped_writes(&self) -> u64 {
         self.counters.dropped_writes.load(Ordering::Relaxed)
     }
@@ -294,7 +298,7 @@ impl Tier for DiskTier {
     }
 }
 
-fn disk_err(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn disk_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Disk(e.to_string())
 }
 
@@ -434,6 +438,9 @@ fn apply_batch(
                 Op::Clear => {
                     entries.retain(|_, _| false).map_err(|x| e(&x))?;
                     order.retain(|_, _| false).map_err(|x| e(&x))?;
+                    txn.open_table(crate::blocks::BLOCKS)
+                        .and_then(|mut b| b.retain(|_, _| false).map_err(Into::into))
+                        .map_err(|x| e(&x))?;
                     bytes = 0;
                 }
                 Op::Meta(key, value) => {

@@ -4,6 +4,7 @@
 //! Architecture Invariant: a storage failure is a cache miss, never a failed request. Errors
 //! are logged and counted here; callers of [`Store`] only ever see `Option`.
 
+mod blocks;
 mod disk;
 mod memory;
 mod tiered;
