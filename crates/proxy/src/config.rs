@@ -35,6 +35,8 @@ pub struct ProxyConfig {
     /// GraphQL answers keep REST indicators for free revalidation (see `indicators`). Off, a
     /// GraphQL answer lives exactly its TTL: the model of a plain TTL cache in the benchmark.
     pub graphql_indicators: bool,
+    /// How long a miss waits for peers before going to GitHub (only with peers attached).
+    pub peer_deadline: Duration,
 }
 
 impl ProxyConfig {
@@ -49,6 +51,7 @@ impl ProxyConfig {
             policy: SharePolicy::Verify,
             partition_by_token: false,
             graphql_indicators: true,
+            peer_deadline: Duration::from_millis(150),
         }
     }
 }

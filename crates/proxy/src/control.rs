@@ -9,8 +9,8 @@ use http::{HeaderValue, Method, StatusCode, Uri, header};
 use serde::Deserialize;
 use std::sync::Arc;
 
-const KNOWN: &str = "GET /_cache/health, GET /_cache/stats, GET /_cache/metrics, POST /_cache/invalidate, \
-                     POST /_cache/clean, POST /_cache/clear, POST /_cache/finish";
+const KNOWN: &str = "GET /_cache/health, GET /_cache/stats, GET /_cache/metrics, GET /_cache/peers, \
+                     POST /_cache/invalidate, POST /_cache/clean, POST /_cache/clear, POST /_cache/finish";
 const MAX_CONTROL_BODY: usize = 64 * 1024;
 
 /// `POST /_cache/invalidate` body (or the same names as query parameters).
@@ -34,6 +34,11 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
                 .into_response(),
         },
         ("GET", "/_cache/stats") => Json(state.stats()).into_response(),
+        ("GET", "/_cache/peers") => Json(match state.peers() {
+            Some(peers) => peers.describe(),
+            None => serde_json::json!({ "enabled": false, "reason": state.peers_off_reason() }),
+        })
+        .into_response(),
         ("GET", "/_cache/metrics") => {
             let mut resp = crate::metrics::render(state).into_response();
             resp.headers_mut().insert(
@@ -48,15 +53,15 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
             let removed = state.store.remove_where(|_, _| true).await;
             Json(serde_json::json!({ "removed": removed })).into_response()
         }
-        // Flush everything to disk and report; publishing to peers and IPFS joins this later.
+        // Flush everything to disk, run the publishing hooks (peers, IPFS) and report.
         ("POST", "/_cache/finish") => {
             state.finish().await;
             Json(state.stats()).into_response()
         }
         (
             _,
-            "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/invalidate" | "/_cache/clean"
-            | "/_cache/clear" | "/_cache/finish",
+            "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/peers" | "/_cache/invalidate"
+            | "/_cache/clean" | "/_cache/clear" | "/_cache/finish",
         ) => github_error(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("method {method} not allowed on {path}; known: {KNOWN}"),

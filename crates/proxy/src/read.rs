@@ -91,7 +91,7 @@ async fn read_unpartitioned(
     if let Some(c) = cached.as_ref().filter(|_| !spec.force_revalidate) {
         let now = state.clock.now_ms();
         if state.fresh_for(c, fp, now) {
-            return Ok(Answer::from_entry(c, Mode::Hit, None).remembered_as(&spec.key, c.fetched_at_ms));
+            return Ok(Answer::from_entry(c, hit_mode(c), None).remembered_as(&spec.key, c.fetched_at_ms));
         }
         // GraphQL has no ETags: a fresh answer about one repository goes to another token once
         // that token has shown GitHub it can read the repository.
@@ -100,7 +100,7 @@ async fn read_unpartitioned(
             && !state.invalidations.is_stale(&c.tags, c.fetched_at_ms)
             && crate::proof::can_read(state, req.headers, fp, repo).await
         {
-            return Ok(Answer::from_entry(c, Mode::Hit, None).remembered_as(&spec.key, c.fetched_at_ms));
+            return Ok(Answer::from_entry(c, hit_mode(c), None).remembered_as(&spec.key, c.fetched_at_ms));
         }
         // Past its TTL (or another token's): the REST indicators it was fetched with still say
         // the same, for free, so the answer still holds; reading them is also this token's proof.
@@ -124,7 +124,7 @@ async fn read_unpartitioned(
         .await;
     let fetched = outcome?;
     let mode = match fetched.mode {
-        Mode::Miss | Mode::Revalidated if !ran => Mode::Coalesced,
+        Mode::Miss | Mode::Revalidated | Mode::Peer if !ran => Mode::Coalesced,
         m => m,
     };
     // An entry fetched with another token carries that token's ETag; give this one its own.
@@ -145,9 +145,26 @@ async fn fetch(
         && state.fresh_for(&c, fp, state.clock.now_ms())
     {
         return Ok(Arc::new(Fetched {
+            mode: hit_mode(&c),
             entry: c,
-            mode: Mode::Hit,
         }));
+    }
+    // Nothing here: a peer may have it (bounded by the peer deadline). Its copy is then
+    // revalidated like another token's (a free 304), or served as is under the trust policy.
+    let mut cached = cached;
+    if cached.is_none()
+        && !state.config.partition_by_token
+        && let Some(received) = state.ask_peers(spec.key.as_str()).await
+    {
+        let received = Arc::new(received);
+        state.store.put(spec.key.as_str(), received.clone());
+        if state.fresh_for(&received, fp, state.clock.now_ms()) {
+            return Ok(Arc::new(Fetched {
+                entry: received,
+                mode: Mode::Peer,
+            }));
+        }
+        cached = Some(received);
     }
     let mut headers = response::forward_headers(req.headers);
     let mut recomputed_etag = false;
@@ -221,11 +238,18 @@ async fn fetch(
     {
         let mut renewed = (*c).clone();
         renewed.fetched_at_ms = sent_at;
+        let from_peer = c.token_fp == Fingerprint::PEER;
+        if from_peer && recomputed_etag {
+            // GitHub confirmed this token's own ETag for the peer's body: from now on the entry
+            // is this token's, revalidated with that ETag.
+            renewed.token_fp = fp;
+            renewed.etag = Some(github_etag(etag_inputs(req.headers), &c.body));
+        }
         let renewed = Arc::new(renewed);
         state.store.put(spec.key.as_str(), renewed.clone());
         return Ok(Arc::new(Fetched {
             entry: renewed,
-            mode: Mode::Revalidated,
+            mode: if from_peer { Mode::Peer } else { Mode::Revalidated },
         }));
     }
     let cacheable = is_cacheable(&resp, spec.graphql.is_some());
@@ -253,12 +277,21 @@ async fn fetch(
         validators,
     });
     if cacheable {
-        state.store.put(spec.key.as_str(), entry.clone());
+        state.store_fetched(spec.key.as_str(), entry.clone());
     }
     Ok(Arc::new(Fetched {
         entry,
         mode: Mode::Miss,
     }))
+}
+
+/// A fresh entry served without asking GitHub: a peer's (trust policy) or our own.
+fn hit_mode(entry: &StoredResponse) -> Mode {
+    if entry.token_fp == Fingerprint::PEER {
+        Mode::Peer
+    } else {
+        Mode::Hit
+    }
 }
 
 /// GitHub failing (5xx) or refusing for rate limits (403/429 with limit headers).

@@ -9,7 +9,7 @@ use crate::proof::Proofs;
 use crate::response::Fetched;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::upstream::Upstream;
-use entry::{CacheKey, Fingerprint, FingerprintKey};
+use entry::{CacheKey, Fingerprint, FingerprintKey, StoredResponse};
 use std::sync::Arc;
 use store::Store;
 
@@ -40,6 +40,9 @@ pub struct State {
     pub(crate) rewrites: crate::rewrite::RewriteMemo,
     finish_hooks: std::sync::Mutex<Vec<FinishHook>>,
     published: std::sync::Mutex<Vec<crate::stats::Published>>,
+    peers: std::sync::OnceLock<Arc<dyn crate::peers::Peers>>,
+    peers_off: std::sync::Mutex<String>,
+    warm: std::sync::Mutex<Vec<crate::peers::WarmSource>>,
 }
 
 impl State {
@@ -68,6 +71,9 @@ impl State {
             rewrites: crate::rewrite::RewriteMemo::new(64 << 20),
             finish_hooks: std::sync::Mutex::new(Vec::new()),
             published: std::sync::Mutex::new(Vec::new()),
+            peers: std::sync::OnceLock::new(),
+            peers_off: std::sync::Mutex::new("no peers configured (give --peer TICKET and a secret)".into()),
+            warm: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -82,6 +88,7 @@ impl State {
     pub fn stats(&self) -> StatsSnapshot {
         let mut snap = self.stats.snapshot(&self.store.stats());
         snap.published = self.published.lock().expect("published lock").clone();
+        snap.warm = self.warm.lock().expect("warm lock").clone();
         (snap.cross_token_etags_confirmed, snap.cross_token_etags_rejected) = self.etag_health.counts();
         snap
     }
@@ -104,6 +111,46 @@ impl State {
             Err(_) => self.stats.upstream_error(),
         }
         result
+    }
+
+    /// Attaches peer sync (once; later calls are ignored).
+    pub fn attach_peers(&self, peers: Arc<dyn crate::peers::Peers>) {
+        let _ = self.peers.set(peers);
+    }
+
+    /// Why peer sharing is off, for `/_cache/peers` (e.g. "no secret").
+    pub fn set_peers_off_reason(&self, reason: impl Into<String>) {
+        *self.peers_off.lock().expect("peers_off lock") = reason.into();
+    }
+
+    pub(crate) fn peers_off_reason(&self) -> String {
+        self.peers_off.lock().expect("peers_off lock").clone()
+    }
+
+    pub(crate) fn peers(&self) -> Option<&Arc<dyn crate::peers::Peers>> {
+        self.peers.get()
+    }
+
+    /// Records what warm start loaded from one source (shown in the stats under `warm`).
+    pub fn record_warm(&self, source: crate::peers::WarmSource) {
+        self.warm.lock().expect("warm lock").push(source);
+    }
+
+    /// A peer's answer for `key`, waiting no longer than the configured deadline.
+    pub(crate) async fn ask_peers(&self, key: &str) -> Option<StoredResponse> {
+        let peers = self.peers.get()?;
+        tokio::time::timeout(self.config.peer_deadline, peers.lookup(key))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Stores an answer fetched from GitHub and tells peers about it.
+    pub(crate) fn store_fetched(&self, key: &str, entry: Arc<StoredResponse>) {
+        self.store.put(key, entry.clone());
+        if let Some(peers) = self.peers.get() {
+            peers.stored(key, &entry);
+        }
     }
 
     /// Adds work for `POST /_cache/finish` (run after the flush, in order).

@@ -17,16 +17,19 @@ pub enum Mode {
     Stale,
     Coalesced,
     Bypass,
+    /// The body came from a peer (confirmed for this token by a free 304, or trusted).
+    Peer,
 }
 
 impl Mode {
-    pub const ALL: [Mode; 6] = [
+    pub const ALL: [Mode; 7] = [
         Mode::Hit,
         Mode::Miss,
         Mode::Revalidated,
         Mode::Stale,
         Mode::Coalesced,
         Mode::Bypass,
+        Mode::Peer,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,12 +40,16 @@ impl Mode {
             Mode::Stale => "STALE",
             Mode::Coalesced => "COALESCED",
             Mode::Bypass => "BYPASS",
+            Mode::Peer => "PEER",
         }
     }
 
     /// Answered without a full upstream transfer.
     fn served_from_cache(self) -> bool {
-        matches!(self, Mode::Hit | Mode::Revalidated | Mode::Stale | Mode::Coalesced)
+        matches!(
+            self,
+            Mode::Hit | Mode::Revalidated | Mode::Stale | Mode::Coalesced | Mode::Peer
+        )
     }
 }
 
@@ -103,6 +110,9 @@ pub struct StatsSnapshot {
     /// Filled by `POST /_cache/finish` when publishing is configured.
     #[serde(default)]
     pub published: Vec<Published>,
+    /// Where warm start loaded entries from, per source.
+    #[serde(default)]
+    pub warm: Vec<crate::peers::WarmSource>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -136,6 +146,7 @@ impl Stats {
             Mode::Stale => &self.stale,
             Mode::Coalesced => &self.coalesced,
             Mode::Bypass => &self.bypass,
+            Mode::Peer => &self.peer,
         };
         counter.fetch_add(1, Relaxed);
         if mode.served_from_cache() {
@@ -224,6 +235,7 @@ impl Stats {
             cross_token_etags_rejected: 0,
             latency_ms: latency,
             published: Vec::new(),
+            warm: Vec::new(),
             store: StoreFigures {
                 memory_entries: store.memory.entries,
                 memory_bytes: store.memory.bytes,

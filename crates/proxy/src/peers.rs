@@ -1,0 +1,34 @@
+//! What the proxy asks of peer sync, behind a trait so the proxy knows nothing of iroh: the
+//! binary implements [`Peers`] over the `sync` crate.
+//!
+//! Architecture Invariant: peers are an addition, never a dependency. A lookup is bounded by
+//! [`ProxyConfig::peer_deadline`](crate::ProxyConfig) here, whatever the implementation does,
+//! and [`Peers::stored`] must return at once (queue the work).
+
+use entry::StoredResponse;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub type PeerLookup<'a> = Pin<Box<dyn Future<Output = Option<StoredResponse>> + Send + 'a>>;
+
+pub trait Peers: Send + Sync + 'static {
+    /// A new answer fetched from GitHub was stored under `key`: share it (announce). Must not
+    /// block.
+    fn stored(&self, key: &str, entry: &Arc<StoredResponse>);
+    /// An entry for `key` held by a peer, verified and opened (its `token_fp` is
+    /// `Fingerprint::PEER`), or `None`. The proxy stops waiting at its deadline.
+    fn lookup<'a>(&'a self, key: &'a str) -> PeerLookup<'a>;
+    /// What `GET /_cache/peers` shows.
+    fn describe(&self) -> serde_json::Value;
+}
+
+/// Where warm start found entries, for the stats (`warm`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct WarmSource {
+    /// `disk`, `peer <id>`, `sync-node <id>`, `actions-cache`, `ipfs`.
+    pub source: String,
+    pub entries: u64,
+    pub millis: u64,
+    pub error: Option<String>,
+}
