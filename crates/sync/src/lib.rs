@@ -7,17 +7,17 @@
 //!   `Keys::peer_auth_key`) and the set of peers that passed it. Every other protocol, gossip
 //!   included, refuses a connection whose remote id is not in that set.
 //! - [`fetch`]: envelopes by CID on [`FETCH_ALPN`].
-//! - [`announce`]: gossip announcements (batches of CIDs, authenticated, under 3.5 KiB). A hint
-//!   only: gossip drops messages under bursts and has no history, fetch and snapshot are the
-//!   reliable path.
+//! - [`announce`]: gossip announcements (batches of CIDs with a key hint each, sealed with
+//!   `entry::seal_gossip`, under 3.5 KiB). A hint only: gossip drops messages under bursts and has
+//!   no history, fetch and snapshot are the reliable path.
 //! - [`snapshot`]: "everything since T" on [`SNAPSHOT_ALPN`], streamed as a CAR v1 snapshot
 //!   (`ipfs::write_snapshot` / `ipfs::read_snapshot`, the same bytes as the file format).
 //! - [`source`]: [`BlockSource`], what the serving side reads blocks from.
 //!
 //! Architecture Invariant: everything received is checked before use (CID, then AEAD with
 //! `entry::open`); a peer that sends bad data is disconnected, forgotten by the authenticated set
-//! and counted in [`Stats`]. Key material stays in `entry`: this crate only passes
-//! `Keys::peer_auth_key()` to HMAC.
+//! and counted in [`Stats`]. Key material stays in `entry`: this crate passes
+//! `Keys::peer_auth_key()` to HMAC for the handshake and otherwise calls `entry` functions.
 
 pub mod announce;
 pub mod auth;
@@ -30,7 +30,7 @@ pub mod snapshot;
 pub mod source;
 mod stats;
 
-pub use announce::{Announcement, MAX_ANNOUNCE_BYTES};
+pub use announce::{Announced, Announcement, MAX_ANNOUNCE_BYTES, key_hint};
 pub use error::SyncError;
 pub use fetch::{FetchOutcome, MAX_CIDS_PER_REQUEST, Verified};
 pub use node::{PeerConfig, PeerNode, parse_ticket};

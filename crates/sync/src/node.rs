@@ -23,7 +23,7 @@ use iroh_tickets::endpoint::EndpointTicket;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::announce::{self, Announcement};
+use crate::announce::{self, Announced, Announcement};
 use crate::auth::{AuthHandler, AuthSet, authenticate};
 use crate::fetch::{FetchHandler, FetchOutcome, fetch_on};
 use crate::frame::close_conn;
@@ -34,6 +34,8 @@ use crate::{AUTH_ALPN, FETCH_ALPN, SNAPSHOT_ALPN, SyncError, close};
 
 /// iroh-gossip's default, stated so the batching limit below it is checked against it.
 const GOSSIP_MAX_MESSAGE: usize = 4096;
+// An announcement with gossip's framing must stay under the limit (FACTS: about 40 bytes).
+const _: () = assert!(crate::MAX_ANNOUNCE_BYTES + 64 <= GOSSIP_MAX_MESSAGE);
 /// Announcements buffered per subscriber; a slow subscriber loses the oldest (hint only).
 const ANNOUNCEMENT_BUFFER: usize = 1024;
 
@@ -386,13 +388,13 @@ impl PeerNode {
         snapshot_from(shared, conn, since_ms).await
     }
 
-    /// Announces `cids` on the topic in as few messages as fit, returning how many were sent.
-    /// A hint: neighbours may miss it; they catch up by snapshot.
-    pub async fn announce(&self, cids: &[Cid]) -> Result<usize, SyncError> {
-        let messages = announce::encode(&self.shared.keys, self.id(), cids);
+    /// Announces `items` on the topic in as few sealed messages as fit, returning how many were
+    /// sent. A hint: neighbours may miss it; they catch up by snapshot.
+    pub async fn announce(&self, items: &[Announced]) -> Result<usize, SyncError> {
+        let messages = announce::encode(&self.shared.keys, self.id(), items);
         let n = messages.len();
         for message in messages {
-            debug_assert!(message.len() <= GOSSIP_MAX_MESSAGE - 64);
+            debug_assert!(message.len() <= crate::MAX_ANNOUNCE_BYTES);
             self.sender
                 .broadcast(message)
                 .await
@@ -402,7 +404,7 @@ impl PeerNode {
         Ok(n)
     }
 
-    /// Authenticated announcements from now on. A receiver that falls behind by more than
+    /// Announcements that opened under our keys, from now on. A receiver that falls behind by more than
     /// 1024 loses the oldest (`RecvError::Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<Announcement> {
         self.announcements.subscribe()

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use cid::Cid;
 use entry::{CacheKey, Fingerprint, Keys, Secret, SharedEntry, StoredResponse};
 use iroh::address_lookup::MemoryLookup;
-use sync::{BlockSource, MemorySource, PeerConfig, PeerNode, SyncError, close};
+use sync::{Announced, BlockSource, MemorySource, PeerConfig, PeerNode, SyncError, close, key_hint};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -69,6 +69,21 @@ async fn node(
     PeerNode::bind(config).await.unwrap()
 }
 
+/// What the daemon announces for sealed entries: each CID with the hint of its cache key.
+fn announced(sealed: &[(Cid, Bytes, SharedEntry)]) -> Vec<Announced> {
+    sealed
+        .iter()
+        .map(|(cid, _, e)| Announced {
+            cid: *cid,
+            hint: key_hint(&e.key),
+        })
+        .collect()
+}
+
+fn cids_of(items: &[Announced]) -> Vec<Cid> {
+    items.iter().map(|i| i.cid).collect()
+}
+
 fn assert_loopback_only(node: &PeerNode) {
     let addr = node.addr();
     assert!(addr.ip_addrs().count() > 0);
@@ -93,12 +108,20 @@ async fn announce_then_fetch_brings_the_exact_envelopes() {
         b.wait_for_neighbors(1).await;
 
         let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
-        assert_eq!(a.announce(&cids).await.unwrap(), 1);
+        assert_eq!(a.announce(&announced(&sealed)).await.unwrap(), 1);
         let announcement = heard.recv().await.unwrap();
         assert_eq!(announcement.origin, a.id());
-        assert_eq!(announcement.cids, cids);
+        assert_eq!(announcement.items, announced(&sealed));
+        // B misses entry 3's key: the hint says which CID holds it.
+        let wanted = key_hint(&entry(3).key);
+        let hit: Vec<&Announced> = announcement.items.iter().filter(|i| i.hint == wanted).collect();
+        assert_eq!(hit.len(), 1);
+        assert_eq!(hit[0].cid, cids[3]);
 
-        let got = b.fetch(announcement.origin, &announcement.cids).await.unwrap();
+        let got = b
+            .fetch(announcement.origin, &cids_of(&announcement.items))
+            .await
+            .unwrap();
         assert!(got.missing.is_empty());
         assert_eq!(got.blocks.len(), 5);
         for (block, (cid, envelope, e)) in got.blocks.iter().zip(&sealed) {
@@ -137,12 +160,15 @@ async fn announcements_cross_the_swarm_and_peers_met_there_are_authenticated_fir
         let c = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&b]).await;
         let mut heard = c.subscribe();
         c.wait_for_neighbors(1).await;
-        let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
-        a.announce(&cids).await.unwrap();
+        let items = announced(&sealed);
+        a.announce(&items).await.unwrap();
         let announcement = heard.recv().await.unwrap();
-        assert_eq!((announcement.origin, &announcement.cids), (a.id(), &cids));
+        assert_eq!((announcement.origin, &announcement.items), (a.id(), &items));
         // C never met A: the fetch runs the handshake first.
-        let got = c.fetch(announcement.origin, &announcement.cids).await.unwrap();
+        let got = c
+            .fetch(announcement.origin, &cids_of(&announcement.items))
+            .await
+            .unwrap();
         assert_eq!(got.blocks.len(), 3);
         for n in [&a, &b, &c] {
             let s = n.stats();
@@ -371,7 +397,7 @@ async fn a_late_joiner_gets_everything_through_a_snapshot() {
         let b = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&a]).await;
         a.wait_for_neighbors(1).await;
         let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
-        a.announce(&cids).await.unwrap();
+        a.announce(&announced(&sealed)).await.unwrap();
 
         // C was not there for the announcement; gossip has no history.
         let c = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&a]).await;
