@@ -1,5 +1,5 @@
 //! Key derivation: from the fleet's secret and a scope to the keys that seal entries,
-//! authenticate peers and name the gossip topic.
+//! authenticate peers, name the gossip topic and seal gossip messages.
 //!
 //! `master = PBKDF2-HMAC-SHA256(secret, "gh-p2p-cache v1 scope\0" || scope, 600 000, 32)`, then
 //! HKDF-SHA256 (`master` as the pseudo-random key) expands one sub-key per purpose, so a leak of
@@ -21,6 +21,7 @@ const SALT_PREFIX: &[u8] = b"gh-p2p-cache v1 scope\0";
 const INFO_ENCRYPTION: &[u8] = b"gh-p2p-cache v1 entry-encryption";
 const INFO_PEER_AUTH: &[u8] = b"gh-p2p-cache v1 peer-auth";
 const INFO_GOSSIP_TOPIC: &[u8] = b"gh-p2p-cache v1 gossip-topic";
+const INFO_GOSSIP_ENCRYPTION: &[u8] = b"gh-p2p-cache v1 gossip-encryption";
 const INFO_KEY_ID: &[u8] = b"gh-p2p-cache v1 key-id";
 
 /// Names a (secret, scope) pair without revealing either: public, safe to log, written in every
@@ -50,6 +51,8 @@ pub struct Keys {
     cipher: Aes256Gcm,
     peer_auth: Zeroizing<[u8; 32]>,
     gossip_topic: [u8; 32],
+    /// Seals gossip messages (`crate::gossip`); wiped on drop like `cipher`.
+    gossip_cipher: Aes256Gcm,
 }
 
 impl Keys {
@@ -83,12 +86,14 @@ impl Keys {
         };
         let encryption = expand(INFO_ENCRYPTION);
         let key_id = expand(INFO_KEY_ID);
+        let gossip_encryption = expand(INFO_GOSSIP_ENCRYPTION);
         Keys {
             scope: scope.to_owned(),
             key_id: KeyId(key_id[..8].try_into().expect("8 of 32 bytes")),
             cipher: Aes256Gcm::new(encryption.as_slice().into()),
             peer_auth: expand(INFO_PEER_AUTH),
             gossip_topic: *expand(INFO_GOSSIP_TOPIC),
+            gossip_cipher: Aes256Gcm::new(gossip_encryption.as_slice().into()),
         }
     }
 
@@ -115,6 +120,10 @@ impl Keys {
 
     pub(crate) fn cipher(&self) -> &Aes256Gcm {
         &self.cipher
+    }
+
+    pub(crate) fn gossip_cipher(&self) -> &Aes256Gcm {
+        &self.gossip_cipher
     }
 }
 

@@ -14,6 +14,7 @@ mod address;
 mod envelope;
 mod etag;
 mod fingerprint;
+mod gossip;
 mod key;
 mod keys;
 mod response;
@@ -33,6 +34,7 @@ pub use envelope::{
 };
 pub use etag::{EtagInputs, etags_match, github_etag};
 pub use fingerprint::{Fingerprint, FingerprintKey};
+pub use gossip::{GOSSIP_OVERHEAD, GOSSIP_VERSION, GossipError, open_gossip, seal_gossip};
 pub use key::{CacheKey, KeyParts};
 pub use keys::{KeyId, Keys, PBKDF2_ITERATIONS};
 pub use response::{DecodeError, FORMAT_VERSION, StoredResponse, Validator};

@@ -99,3 +99,17 @@ fn the_committed_envelope_opens() {
         Ok(())
     );
 }
+
+const GOSSIP_HEX: &str =
+    "01b02ba72cdf1395e8000102030405060708090a0b57e1d9ec537b499190e8b61dfed2b75b3adee8fcbf7733cf77b3c0d0";
+
+#[test]
+fn sealed_gossip_message() {
+    let sealed = crate::gossip::seal_gossip_with_nonce(keys(), b"hello, fleet", NONCE);
+    assert_eq!(hex::encode(&sealed), GOSSIP_HEX);
+    assert_eq!(sealed.len(), 12 + GOSSIP_OVERHEAD);
+    assert_eq!(
+        open_gossip(keys(), &hex::decode(GOSSIP_HEX).unwrap()).unwrap(),
+        b"hello, fleet"
+    );
+}

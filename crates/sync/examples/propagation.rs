@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use entry::{CacheKey, Fingerprint, Keys, Secret, SharedEntry, StoredResponse};
 use iroh::address_lookup::MemoryLookup;
-use sync::{MemorySource, PeerConfig, PeerNode};
+use sync::{Announced, MemorySource, PeerConfig, PeerNode, key_hint};
 
 fn entry(i: usize) -> SharedEntry {
     // About 4 KiB of JSON, a typical single-resource answer.
@@ -73,20 +73,29 @@ async fn main() {
         .await
         .expect("A sees B");
 
-    let sealed: Vec<_> = (0..=n).map(|i| entry::seal(&keys, &entry(i)).unwrap()).collect();
+    let sealed: Vec<_> = (0..=n)
+        .map(|i| {
+            let e = entry(i);
+            (entry::seal(&keys, &e).unwrap(), key_hint(&e.key))
+        })
+        .collect();
     let mut gossip = Vec::with_capacity(n);
     let mut total = Vec::with_capacity(n);
     let mut first = Duration::ZERO;
-    for (i, s) in sealed.iter().enumerate() {
+    for (i, (s, hint)) in sealed.iter().enumerate() {
         let start = Instant::now();
         source_a.insert(i as u64, s.envelope.clone());
-        a.announce(&[s.cid]).await.expect("announce");
+        let item = Announced {
+            cid: s.cid,
+            hint: *hint,
+        };
+        a.announce(&[item]).await.expect("announce");
         let heard_at = loop {
             let announcement = tokio::time::timeout(Duration::from_secs(10), heard.recv())
                 .await
                 .expect("announcement within 10 s")
                 .expect("subscription open");
-            if announcement.cids.contains(&s.cid) {
+            if announcement.items.contains(&item) {
                 break Instant::now();
             }
         };
@@ -106,7 +115,7 @@ async fn main() {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "propagation A -> B on loopback, {n} entries of {} bytes, one at a time",
-        sealed[1].envelope.len()
+        sealed[1].0.envelope.len()
     );
     println!("  first entry (handshake + connection): {:.2} ms", ms(first));
     println!(

@@ -196,14 +196,17 @@ pub(crate) async fn authenticate(shared: &Shared, peer: EndpointId) -> Result<()
     }
 }
 
-/// Refuses `conn` unless its remote passed the handshake; counts refusals.
-pub(crate) fn admit(shared: &Shared, conn: &Connection) -> bool {
+/// Refuses `conn` unless its remote passed the handshake; counts refusals. A refused
+/// connection is closed and left to the remote to drop (so it reads the close code) before this
+/// returns `false`.
+pub(crate) async fn admit(shared: &Shared, conn: &Connection) -> bool {
     if shared.auth.is_valid(&conn.remote_id()) {
         return true;
     }
     shared.stats.add(|c| &c.refused_unauthenticated, 1);
     tracing::warn!(remote = %conn.remote_id(), alpn = %String::from_utf8_lossy(conn.alpn()), "refused a peer that has not passed the handshake");
     close_conn(conn, close::UNAUTHENTICATED, "handshake first");
+    linger(conn, shared.request_timeout).await;
     false
 }
 

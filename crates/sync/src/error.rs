@@ -16,6 +16,12 @@ pub enum SyncError {
     BadBlock { peer: EndpointId, cid: Box<cid::Cid> },
     #[error("peer {peer} sent an envelope that does not open ({reason}); it was disconnected and counted as bad")]
     BadEnvelope { peer: EndpointId, reason: String },
+    #[error("peer {peer} accepts no published blocks (it has no sink); publish to a sync-node")]
+    NoSink { peer: EndpointId },
+    #[error("peer {peer} rejected what we published: {reason}")]
+    Rejected { peer: EndpointId, reason: String },
+    #[error("block {cid} cannot be published: {reason}; publish envelopes under their own CIDs")]
+    Unpublishable { cid: Box<cid::Cid>, reason: String },
     #[error("peer {peer} broke the protocol: {reason}; it was disconnected")]
     Protocol { peer: EndpointId, reason: String },
     #[error("peer {peer} did not answer in time")]

@@ -22,7 +22,7 @@ use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::auth::admit;
-use crate::frame::{close_conn, linger};
+use crate::frame::close_conn;
 use crate::node::Shared;
 use crate::{SyncError, close};
 
@@ -55,8 +55,7 @@ pub(crate) struct FetchHandler(pub Arc<Shared>);
 impl ProtocolHandler for FetchHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let shared = &self.0;
-        if !admit(shared, &conn) {
-            linger(&conn, shared.request_timeout).await;
+        if !admit(shared, &conn).await {
             return Ok(());
         }
         // Requests until the client closes the connection.
@@ -237,18 +236,8 @@ pub(crate) fn bad_peer(shared: &Shared, conn: &Connection, err: SyncError) -> Sy
     err
 }
 
-/// A read or write that failed because the server closed on us for lack of a handshake is a
+/// A read or write that failed because the server closed on us to refuse (no handshake) is a
 /// refusal, anything else a protocol failure.
 fn refused_or(peer: EndpointId, conn: &Connection, reason: String) -> SyncError {
-    match conn.close_reason() {
-        Some(iroh::endpoint::ConnectionError::ApplicationClosed(c))
-            if c.error_code == close::UNAUTHENTICATED.into() =>
-        {
-            SyncError::Refused {
-                peer,
-                reason: "the peer has no record of our handshake".into(),
-            }
-        }
-        _ => SyncError::Protocol { peer, reason },
-    }
+    crate::frame::refusal(conn).unwrap_or(SyncError::Protocol { peer, reason })
 }

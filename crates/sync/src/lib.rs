@@ -7,17 +7,20 @@
 //!   `Keys::peer_auth_key`) and the set of peers that passed it. Every other protocol, gossip
 //!   included, refuses a connection whose remote id is not in that set.
 //! - [`fetch`]: envelopes by CID on [`FETCH_ALPN`].
-//! - [`announce`]: gossip announcements (batches of CIDs, authenticated, under 3.5 KiB). A hint
-//!   only: gossip drops messages under bursts and has no history, fetch and snapshot are the
-//!   reliable path.
+//! - [`announce`]: gossip announcements (batches of CIDs with a key hint each, sealed with
+//!   `entry::seal_gossip`, under 3.5 KiB). A hint only: gossip drops messages under bursts and has
+//!   no history, fetch and snapshot are the reliable path.
 //! - [`snapshot`]: "everything since T" on [`SNAPSHOT_ALPN`], streamed as a CAR v1 snapshot
 //!   (`ipfs::write_snapshot` / `ipfs::read_snapshot`, the same bytes as the file format).
-//! - [`source`]: [`BlockSource`], what the serving side reads blocks from.
+//! - [`publish`]: a runner pushes envelopes to a sync-node on [`PUBLISH_ALPN`] (a CAR snapshot,
+//!   like [`snapshot`] in the other direction) and gets an acknowledgement once they are stored.
+//! - [`source`]: [`BlockSource`], what the serving side reads blocks from, and [`BlockSink`],
+//!   where a node stores what is published to it.
 //!
 //! Architecture Invariant: everything received is checked before use (CID, then AEAD with
 //! `entry::open`); a peer that sends bad data is disconnected, forgotten by the authenticated set
-//! and counted in [`Stats`]. Key material stays in `entry`: this crate only passes
-//! `Keys::peer_auth_key()` to HMAC.
+//! and counted in [`Stats`]. Key material stays in `entry`: this crate passes
+//! `Keys::peer_auth_key()` to HMAC for the handshake and otherwise calls `entry` functions.
 
 pub mod announce;
 pub mod auth;
@@ -26,16 +29,18 @@ pub mod fetch;
 mod frame;
 pub mod node;
 mod pipe;
+pub mod publish;
 pub mod snapshot;
 pub mod source;
 mod stats;
 
-pub use announce::{Announcement, MAX_ANNOUNCE_BYTES};
+pub use announce::{Announced, Announcement, MAX_ANNOUNCE_BYTES, key_hint};
 pub use error::SyncError;
 pub use fetch::{FetchOutcome, MAX_CIDS_PER_REQUEST, Verified};
 pub use node::{PeerConfig, PeerNode, parse_ticket};
+pub use publish::PublishAck;
 pub use snapshot::SnapshotOutcome;
-pub use source::{BlockSource, MemorySource};
+pub use source::{BlockSink, BlockSource, MemorySource};
 pub use stats::Stats;
 
 /// Handshake: both sides prove they hold the secret before anything else is served.
@@ -44,6 +49,8 @@ pub const AUTH_ALPN: &[u8] = b"gh-p2p-cache/auth/1";
 pub const FETCH_ALPN: &[u8] = b"gh-p2p-cache/fetch/1";
 /// A CAR snapshot of everything since a time.
 pub const SNAPSHOT_ALPN: &[u8] = b"gh-p2p-cache/snapshot/1";
+/// A CAR snapshot pushed to a node that stores it and acknowledges.
+pub const PUBLISH_ALPN: &[u8] = b"gh-p2p-cache/publish/1";
 
 /// QUIC application close codes this crate sends.
 pub mod close {
@@ -57,6 +64,10 @@ pub mod close {
     pub const PROTOCOL: u32 = 3;
     /// The remote sent a block that does not match its CID or does not open.
     pub const BAD_DATA: u32 = 4;
-    /// Too many snapshot requests at once: retry later.
+    /// Too many snapshot requests or publishes at once: retry later.
     pub const BUSY: u32 = 5;
+    /// A publish to a node that has no [`BlockSink`](crate::BlockSink): publish elsewhere.
+    pub const NO_SINK: u32 = 6;
+    /// The published blocks were verified but the sink failed to store them: retry later.
+    pub const STORE_FAILED: u32 = 7;
 }

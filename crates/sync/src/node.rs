@@ -1,4 +1,4 @@
-//! [`PeerNode`]: one iroh endpoint with its router (handshake, fetch, snapshot, gossip) and the
+//! [`PeerNode`]: one iroh endpoint with its router (handshake, fetch, snapshot, publish, gossip) and the
 //! gossip topic derived from the secret.
 //!
 //! The endpoint stays where it is bound: no relays, no DNS or pkarr address lookup, no port
@@ -23,17 +23,20 @@ use iroh_tickets::endpoint::EndpointTicket;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::announce::{self, Announcement};
+use crate::announce::{self, Announced, Announcement};
 use crate::auth::{AuthHandler, AuthSet, authenticate};
 use crate::fetch::{FetchHandler, FetchOutcome, fetch_on};
 use crate::frame::close_conn;
+use crate::publish::{PublishAck, PublishHandler, prepare, publish_to};
 use crate::snapshot::{SnapshotHandler, SnapshotOutcome, snapshot_from};
-use crate::source::BlockSource;
+use crate::source::{BlockSink, BlockSource};
 use crate::stats::{Counters, Stats};
-use crate::{AUTH_ALPN, FETCH_ALPN, SNAPSHOT_ALPN, SyncError, close};
+use crate::{AUTH_ALPN, FETCH_ALPN, PUBLISH_ALPN, SNAPSHOT_ALPN, SyncError, close};
 
 /// iroh-gossip's default, stated so the batching limit below it is checked against it.
 const GOSSIP_MAX_MESSAGE: usize = 4096;
+// An announcement with gossip's framing must stay under the limit (FACTS: about 40 bytes).
+const _: () = assert!(crate::MAX_ANNOUNCE_BYTES + 64 <= GOSSIP_MAX_MESSAGE);
 /// Announcements buffered per subscriber; a slow subscriber loses the oldest (hint only).
 const ANNOUNCEMENT_BUFFER: usize = 1024;
 
@@ -44,6 +47,9 @@ pub struct PeerConfig {
     pub keys: Arc<Keys>,
     /// What this node serves.
     pub source: Arc<dyn BlockSource>,
+    /// Where envelopes published to this node go (a sync-node). `None` (the default): publishes
+    /// are refused with `close::NO_SINK`.
+    pub sink: Option<Arc<dyn BlockSink>>,
     /// The endpoint's identity: `None` for a fresh one (a runner), a stored key for a sync-node
     /// whose ticket must stay valid across restarts.
     pub secret_key: Option<SecretKey>,
@@ -62,7 +68,8 @@ pub struct PeerConfig {
     pub snapshot_timeout: Duration,
     /// Largest snapshot accepted. Default 4 GiB.
     pub max_snapshot_bytes: u64,
-    /// Snapshots served at once (each holds its envelopes in memory while it streams). Default 2.
+    /// Snapshots served at once (each holds its envelopes in memory while it streams), and
+    /// likewise publishes received at once. Default 2.
     pub max_concurrent_snapshots: usize,
 }
 
@@ -71,6 +78,7 @@ impl PeerConfig {
         PeerConfig {
             keys,
             source,
+            sink: None,
             secret_key: None,
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             bootstrap: Vec::new(),
@@ -91,6 +99,7 @@ impl std::fmt::Debug for PeerConfig {
             .field("persistent_id", &self.secret_key.as_ref().map(|k| k.public()))
             .field("bind_addr", &self.bind_addr)
             .field("bootstrap", &self.bootstrap)
+            .field("sink", &self.sink.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +109,7 @@ pub(crate) struct Shared {
     pub endpoint: Endpoint,
     pub keys: Arc<Keys>,
     pub source: Arc<dyn BlockSource>,
+    pub sink: Option<Arc<dyn BlockSink>>,
     pub auth: AuthSet,
     pub stats: Counters,
     pub lookup: MemoryLookup,
@@ -108,6 +118,8 @@ pub(crate) struct Shared {
     pub max_snapshot_bytes: u64,
     /// Snapshots served at once; more are refused with `close::BUSY`.
     pub snapshot_permits: Arc<tokio::sync::Semaphore>,
+    /// Publishes received at once; more are refused with `close::BUSY`.
+    pub publish_permits: Arc<tokio::sync::Semaphore>,
     /// Open fetch connections, reused across requests.
     fetch_conns: Mutex<HashMap<EndpointId, Connection>>,
 }
@@ -222,6 +234,7 @@ impl PeerNode {
             endpoint: endpoint.clone(),
             keys: config.keys.clone(),
             source: config.source.clone(),
+            sink: config.sink.clone(),
             auth: AuthSet::new(config.auth_ttl),
             stats: Counters::default(),
             lookup,
@@ -229,6 +242,7 @@ impl PeerNode {
             snapshot_timeout: config.snapshot_timeout,
             max_snapshot_bytes: config.max_snapshot_bytes,
             snapshot_permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_snapshots.max(1))),
+            publish_permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_snapshots.max(1))),
             fetch_conns: Mutex::new(HashMap::new()),
         });
         let gossip = Gossip::builder()
@@ -238,6 +252,7 @@ impl PeerNode {
             .accept(AUTH_ALPN, AuthHandler(shared.clone()))
             .accept(FETCH_ALPN, FetchHandler(shared.clone()))
             .accept(SNAPSHOT_ALPN, SnapshotHandler(shared.clone()))
+            .accept(PUBLISH_ALPN, PublishHandler(shared.clone()))
             .accept(
                 iroh_gossip::ALPN,
                 GatedGossip {
@@ -386,13 +401,26 @@ impl PeerNode {
         snapshot_from(shared, conn, since_ms).await
     }
 
-    /// Announces `cids` on the topic in as few messages as fit, returning how many were sent.
-    /// A hint: neighbours may miss it; they catch up by snapshot.
-    pub async fn announce(&self, cids: &[Cid]) -> Result<usize, SyncError> {
-        let messages = announce::encode(&self.shared.keys, self.id(), cids);
+    /// Pushes `blocks` (envelopes under their own CIDs; repeats are sent once) to `peer` and
+    /// waits until its sink has stored them durably. The peer verifies every block; one bad block
+    /// rejects them all ([`SyncError::Rejected`]). A peer without a sink answers
+    /// [`SyncError::NoSink`]. Limits: the transfer `snapshot_timeout`, the acknowledgement after
+    /// it `request_timeout`.
+    pub async fn publish(&self, peer: EndpointId, blocks: Vec<(Cid, bytes::Bytes)>) -> Result<PublishAck, SyncError> {
+        let blocks = prepare(blocks)?;
+        let shared = &self.shared;
+        shared.ensure_authenticated(peer).await?;
+        let conn = shared.connect(peer, PUBLISH_ALPN).await?;
+        publish_to(shared, &conn, blocks).await
+    }
+
+    /// Announces `items` on the topic in as few sealed messages as fit, returning how many were
+    /// sent. A hint: neighbours may miss it; they catch up by snapshot.
+    pub async fn announce(&self, items: &[Announced]) -> Result<usize, SyncError> {
+        let messages = announce::encode(&self.shared.keys, self.id(), items);
         let n = messages.len();
         for message in messages {
-            debug_assert!(message.len() <= GOSSIP_MAX_MESSAGE - 64);
+            debug_assert!(message.len() <= crate::MAX_ANNOUNCE_BYTES);
             self.sender
                 .broadcast(message)
                 .await
@@ -402,7 +430,7 @@ impl PeerNode {
         Ok(n)
     }
 
-    /// Authenticated announcements from now on. A receiver that falls behind by more than
+    /// Announcements that opened under our keys, from now on. A receiver that falls behind by more than
     /// 1024 loses the oldest (`RecvError::Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<Announcement> {
         self.announcements.subscribe()

@@ -15,8 +15,10 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use cid::Cid;
 use ipfs::{CarError, EntryMeta, SnapshotError};
-use iroh::endpoint::Connection;
+use iroh::endpoint::{Connection, RecvStream, SendStream};
 use iroh::protocol::{AcceptError, ProtocolHandler};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -41,8 +43,7 @@ pub(crate) struct SnapshotHandler(pub Arc<Shared>);
 impl ProtocolHandler for SnapshotHandler {
     async fn accept(&self, conn: Connection) -> Result<(), AcceptError> {
         let shared = &self.0;
-        if !admit(shared, &conn) {
-            linger(&conn, shared.request_timeout).await;
+        if !admit(shared, &conn).await {
             return Ok(());
         }
         // Snapshots are the expensive request: a few at a time, the others are told to retry.
@@ -59,42 +60,15 @@ impl ProtocolHandler for SnapshotHandler {
             return Ok(());
         };
         let source = shared.source.clone();
-        let key_id = shared.keys.key_id().to_string();
-        let (mut out, pump) = crate::pipe::writer(send);
-        let written = tokio::task::spawn_blocking(move || {
-            let items: Vec<_> = source
+        let written = send_snapshot(send, shared.keys.key_id().to_string(), move || {
+            source
                 .since(since)
                 .into_iter()
                 .filter_map(|cid| source.get(&cid).map(|b| (cid, b)))
                 .filter(|(_, b)| b.len() <= entry::MAX_ENVELOPE_BYTES)
-                .map(|(cid, b)| {
-                    let meta = EntryMeta {
-                        key_id: Some(key_id.clone()),
-                        expires_ms: None,
-                    };
-                    (cid, b, meta)
-                })
-                .collect();
-            let n = items.len() as u64;
-            ipfs::write_snapshot(&mut out, now_ms(), items).map_err(|e| e.to_string())?;
-            std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
-            Ok::<_, String>(n)
+                .collect()
         })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r);
-        // The writer is dropped with the blocking task, so the pump has everything.
-        let written = match (written, pump.await) {
-            (Ok(n), Ok(Ok(mut send))) => send.finish().map(|_| n).map_err(|e| e.to_string()),
-            (Err(reason), Ok(Ok(mut send))) => {
-                // Cut the stream rather than end it: the client must not take it for complete.
-                let _ = send.reset(crate::close::PROTOCOL.into());
-                Err(reason)
-            }
-            (Err(reason), _) => Err(reason),
-            (Ok(_), Ok(Err(e))) => Err(e.to_string()),
-            (Ok(_), Err(e)) => Err(e.to_string()),
-        };
+        .await;
         match written {
             Ok(n) => {
                 shared.stats.add(|c| &c.blocks_served, n);
@@ -106,11 +80,52 @@ impl ProtocolHandler for SnapshotHandler {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Writes a CAR snapshot of the envelopes `items` gives (called on a blocking thread) to `send`
+/// and finishes the stream, returning how many envelopes went out. On failure the stream is
+/// reset, not finished: the reader must not take it for complete.
+pub(crate) async fn send_snapshot(
+    send: SendStream,
+    key_id: String,
+    items: impl FnOnce() -> Vec<(Cid, Bytes)> + Send + 'static,
+) -> Result<u64, String> {
+    let (mut out, pump) = crate::pipe::writer(send);
+    let written = tokio::task::spawn_blocking(move || {
+        let items: Vec<_> = items()
+            .into_iter()
+            .map(|(cid, b)| {
+                let meta = EntryMeta {
+                    key_id: Some(key_id.clone()),
+                    expires_ms: None,
+                };
+                (cid, b, meta)
+            })
+            .collect();
+        let n = items.len() as u64;
+        ipfs::write_snapshot(&mut out, now_ms(), items).map_err(|e| e.to_string())?;
+        std::io::Write::flush(&mut out).map_err(|e| e.to_string())?;
+        Ok::<_, String>(n)
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    // The writer is dropped with the blocking task, so the pump has everything.
+    match (written, pump.await) {
+        (Ok(n), Ok(Ok(mut send))) => send.finish().map(|_| n).map_err(|e| e.to_string()),
+        (Err(reason), Ok(Ok(mut send))) => {
+            let _ = send.reset(crate::close::PROTOCOL.into());
+            Err(reason)
+        }
+        (Err(reason), _) => Err(reason),
+        (Ok(_), Ok(Err(e))) => Err(e.to_string()),
+        (Ok(_), Err(e)) => Err(e.to_string()),
+    }
 }
 
 /// Requesting side.
@@ -120,12 +135,26 @@ pub(crate) async fn snapshot_from(
     since_ms: u64,
 ) -> Result<SnapshotOutcome, SyncError> {
     let peer = conn.remote_id();
-    let proto = |reason: String| SyncError::Protocol { peer, reason };
     // The server may refuse (busy) before our request is out: say so rather than "broken".
     let failed = |reason: String| busy_or(&conn, SyncError::Protocol { peer, reason });
     let (mut send, recv) = conn.open_bi().await.map_err(|e| failed(e.to_string()))?;
     send.write_u64(since_ms).await.map_err(|e| failed(e.to_string()))?;
     send.finish().map_err(|e| failed(e.to_string()))?;
+    let outcome = receive_snapshot(shared, &conn, recv).await;
+    if outcome.is_ok() {
+        crate::frame::close_conn(&conn, crate::close::DONE, "ok");
+    }
+    outcome
+}
+
+/// Reads a whole CAR snapshot from `recv` within the snapshot time limit, checking and opening
+/// every envelope; a bad one disconnects the sender and counts it.
+pub(crate) async fn receive_snapshot(
+    shared: &Arc<Shared>,
+    conn: &Connection,
+    recv: RecvStream,
+) -> Result<SnapshotOutcome, SyncError> {
+    let peer = conn.remote_id();
     let (input, pump) = crate::pipe::reader(recv, shared.max_snapshot_bytes);
     let worker = {
         let shared = shared.clone();
@@ -134,30 +163,22 @@ pub(crate) async fn snapshot_from(
     };
     let outcome = match tokio::time::timeout(shared.snapshot_timeout, worker).await {
         Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(proto(format!("snapshot reader failed: {e}"))),
+        Ok(Err(e)) => Err(SyncError::Protocol {
+            peer,
+            reason: format!("snapshot reader failed: {e}"),
+        }),
         Err(_) => {
-            crate::frame::close_conn(&conn, crate::close::PROTOCOL, "too slow");
+            crate::frame::close_conn(conn, crate::close::PROTOCOL, "too slow");
             Err(SyncError::Timeout { peer })
         }
     };
     pump.abort();
-    if outcome.is_ok() {
-        crate::frame::close_conn(&conn, crate::close::DONE, "ok");
-    }
     outcome
 }
 
-/// `err`, unless the server closed the connection as busy.
+/// `err`, unless the remote closed the connection to refuse us (busy, for a snapshot).
 fn busy_or(conn: &Connection, err: SyncError) -> SyncError {
-    match conn.close_reason() {
-        Some(iroh::endpoint::ConnectionError::ApplicationClosed(c)) if c.error_code == crate::close::BUSY.into() => {
-            SyncError::Refused {
-                peer: conn.remote_id(),
-                reason: "busy serving other snapshots; retry later".into(),
-            }
-        }
-        _ => err,
-    }
+    crate::frame::refusal(conn).unwrap_or(err)
 }
 
 /// A stream that ends early (server gone, busy, limit reached) is a failed transfer; anything

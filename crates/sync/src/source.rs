@@ -1,11 +1,14 @@
-//! Where the serving side gets envelopes: the daemon implements [`BlockSource`] over its store;
-//! [`MemorySource`] serves tests and the propagation example.
+//! Where the serving side gets envelopes and where published ones go: the daemon implements
+//! [`BlockSource`] over its store, a sync-node also [`BlockSink`]; [`MemorySource`] is both, for
+//! tests and the examples.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 
 use bytes::Bytes;
 use cid::Cid;
+
+use crate::fetch::Verified;
 
 /// Envelopes this node can serve. Called from `spawn_blocking`, so a disk-backed implementation
 /// may block; it must not panic. Return only envelopes sealed for sharing (never raw entries).
@@ -16,7 +19,17 @@ pub trait BlockSource: Send + Sync + 'static {
     fn since(&self, ms: u64) -> Vec<Cid>;
 }
 
-/// An in-memory [`BlockSource`]: envelopes with the time they were added.
+/// Where a node stores envelopes published to it (`PeerNode::publish` on the other side). Called
+/// from `spawn_blocking` with blocks already checked against their CIDs and opened.
+pub trait BlockSink: Send + Sync + 'static {
+    /// Stores `blocks` and returns how many of them it now holds because of this call (an
+    /// envelope it already held counts; one it declined, such as an older version of a key it
+    /// holds, does not). **Durable on return**: the publisher is told they are safe. An `Err`
+    /// reaches the publisher as a rejection (`close::STORE_FAILED`) with its text.
+    fn store(&self, blocks: Vec<Verified>) -> Result<u64, String>;
+}
+
+/// An in-memory [`BlockSource`] and [`BlockSink`]: envelopes with the time they were added.
 #[derive(Debug, Default)]
 pub struct MemorySource {
     blocks: RwLock<HashMap<Cid, (u64, Bytes)>>,
@@ -57,5 +70,18 @@ impl BlockSource for MemorySource {
             .collect();
         out.sort();
         out.into_iter().map(|(_, c)| c).collect()
+    }
+}
+
+impl BlockSink for MemorySource {
+    /// Keeps every block, stamped with the time it arrived.
+    fn store(&self, blocks: Vec<Verified>) -> Result<u64, String> {
+        let now = crate::snapshot::now_ms();
+        let n = blocks.len() as u64;
+        let mut held = self.blocks.write().expect("poisoned");
+        for block in blocks {
+            held.insert(block.cid, (now, block.envelope));
+        }
+        Ok(n)
     }
 }

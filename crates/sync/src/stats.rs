@@ -23,8 +23,12 @@ pub struct Stats {
     pub announcements_received: u64,
     /// Envelopes served to peers (fetch and snapshot).
     pub blocks_served: u64,
-    /// Envelopes received, verified and opened (fetch and snapshot).
+    /// Envelopes received, verified and opened (fetch, snapshot and publish).
     pub blocks_verified: u64,
+    /// Envelopes published to this node that its sink stored.
+    pub blocks_stored: u64,
+    /// Envelopes this node published that a peer acknowledged as stored.
+    pub blocks_published: u64,
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +45,8 @@ pub(crate) struct Counters {
     pub announcements_received: AtomicU64,
     pub blocks_served: AtomicU64,
     pub blocks_verified: AtomicU64,
+    pub blocks_stored: AtomicU64,
+    pub blocks_published: AtomicU64,
 }
 
 impl Counters {
@@ -76,6 +82,8 @@ impl Counters {
             announcements_received: get(&self.announcements_received),
             blocks_served: get(&self.blocks_served),
             blocks_verified: get(&self.blocks_verified),
+            blocks_stored: get(&self.blocks_stored),
+            blocks_published: get(&self.blocks_published),
         }
     }
 }

@@ -1,82 +1,15 @@
 //! Peers on loopback: three nodes sharing a secret, a stranger with another secret, and servers
 //! that lie. Every test is bounded by a timeout; nothing sleeps to synchronize.
 
+mod common;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use cid::Cid;
-use entry::{CacheKey, Fingerprint, Keys, Secret, SharedEntry, StoredResponse};
+use common::*;
 use iroh::address_lookup::MemoryLookup;
-use sync::{BlockSource, MemorySource, PeerConfig, PeerNode, SyncError, close};
-
-const LIMIT: Duration = Duration::from_secs(30);
-
-fn keys(secret: &str) -> Arc<Keys> {
-    Arc::new(Keys::derive_with_iterations(
-        &Secret::from_text(secret).unwrap(),
-        "octo/hello",
-        1,
-    ))
-}
-
-fn entry(i: usize) -> SharedEntry {
-    let response = StoredResponse {
-        status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: Bytes::from(format!(
-            r#"{{"id":{i},"updated_at":"2026-11-25T10:00:{:02}Z"}}"#,
-            i % 60
-        )),
-        fetched_at_ms: 1_750_000_000_000 + i as u64,
-        ttl_secs: 60,
-        token_fp: Fingerprint::ANONYMOUS,
-        etag: None,
-        last_modified: None,
-        request_accept: Some("*/*".into()),
-        tags: vec!["octo/hello".into()],
-        validators: vec![],
-    };
-    SharedEntry::new(
-        &CacheKey::from_stored(format!("GET /repos/octo/hello/issues/{i} accept=*/*")),
-        response,
-    )
-}
-
-/// Seals `n` entries under `keys` into a fresh source, entry i stored at time i.
-fn filled(keys: &Keys, n: usize) -> (Arc<MemorySource>, Vec<(Cid, Bytes, SharedEntry)>) {
-    let source = Arc::new(MemorySource::new());
-    let mut sealed = Vec::new();
-    for i in 0..n {
-        let e = entry(i);
-        let s = entry::seal(keys, &e).unwrap();
-        assert_eq!(source.insert(i as u64, s.envelope.clone()), s.cid);
-        sealed.push((s.cid, s.envelope, e));
-    }
-    (source, sealed)
-}
-
-async fn node(
-    keys: Arc<Keys>,
-    source: Arc<dyn BlockSource>,
-    lookup: &MemoryLookup,
-    bootstrap: &[&PeerNode],
-) -> PeerNode {
-    let mut config = PeerConfig::new(keys, source);
-    config.lookup = Some(lookup.clone());
-    config.bootstrap = bootstrap.iter().map(|n| n.addr()).collect();
-    config.request_timeout = Duration::from_secs(5);
-    PeerNode::bind(config).await.unwrap()
-}
-
-fn assert_loopback_only(node: &PeerNode) {
-    let addr = node.addr();
-    assert!(addr.ip_addrs().count() > 0);
-    for ip in addr.ip_addrs() {
-        assert!(ip.ip().is_loopback(), "{ip} is not on loopback");
-    }
-    assert_eq!(addr.relay_urls().count(), 0, "no relay may be configured");
-}
+use sync::{Announced, BlockSource, MemorySource, PeerConfig, PeerNode, SyncError, close, key_hint};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announce_then_fetch_brings_the_exact_envelopes() {
@@ -93,12 +26,20 @@ async fn announce_then_fetch_brings_the_exact_envelopes() {
         b.wait_for_neighbors(1).await;
 
         let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
-        assert_eq!(a.announce(&cids).await.unwrap(), 1);
+        assert_eq!(a.announce(&announced(&sealed)).await.unwrap(), 1);
         let announcement = heard.recv().await.unwrap();
         assert_eq!(announcement.origin, a.id());
-        assert_eq!(announcement.cids, cids);
+        assert_eq!(announcement.items, announced(&sealed));
+        // B misses entry 3's key: the hint says which CID holds it.
+        let wanted = key_hint(&entry(3).key);
+        let hit: Vec<&Announced> = announcement.items.iter().filter(|i| i.hint == wanted).collect();
+        assert_eq!(hit.len(), 1);
+        assert_eq!(hit[0].cid, cids[3]);
 
-        let got = b.fetch(announcement.origin, &announcement.cids).await.unwrap();
+        let got = b
+            .fetch(announcement.origin, &cids_of(&announcement.items))
+            .await
+            .unwrap();
         assert!(got.missing.is_empty());
         assert_eq!(got.blocks.len(), 5);
         for (block, (cid, envelope, e)) in got.blocks.iter().zip(&sealed) {
@@ -137,12 +78,15 @@ async fn announcements_cross_the_swarm_and_peers_met_there_are_authenticated_fir
         let c = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&b]).await;
         let mut heard = c.subscribe();
         c.wait_for_neighbors(1).await;
-        let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
-        a.announce(&cids).await.unwrap();
+        let items = announced(&sealed);
+        a.announce(&items).await.unwrap();
         let announcement = heard.recv().await.unwrap();
-        assert_eq!((announcement.origin, &announcement.cids), (a.id(), &cids));
+        assert_eq!((announcement.origin, &announcement.items), (a.id(), &items));
         // C never met A: the fetch runs the handshake first.
-        let got = c.fetch(announcement.origin, &announcement.cids).await.unwrap();
+        let got = c
+            .fetch(announcement.origin, &cids_of(&announcement.items))
+            .await
+            .unwrap();
         assert_eq!(got.blocks.len(), 3);
         for n in [&a, &b, &c] {
             let s = n.stats();
@@ -195,28 +139,6 @@ async fn a_stranger_fails_the_handshake_and_gets_nothing() {
     })
     .await
     .expect("test timed out");
-}
-
-/// Speaks `alpn` to `peer` without a handshake: the request may or may not get out before the
-/// refusal (a race), but no byte comes back and the close carries `UNAUTHENTICATED`.
-async fn assert_refused(from: &PeerNode, peer: iroh::EndpointId, alpn: &[u8], request: &[u8]) {
-    use iroh::endpoint::ConnectionError;
-    let conn = match from.endpoint().connect(peer, alpn).await {
-        Ok(conn) => conn,
-        Err(e) => panic!("the QUIC handshake itself should pass: {e}"),
-    };
-    let exchange = async {
-        let (mut send, mut recv) = conn.open_bi().await.ok()?;
-        send.write_all(request).await.ok()?;
-        send.finish().ok()?;
-        recv.read_to_end(1 << 20).await.ok()
-    };
-    let answer = exchange.await;
-    assert!(answer.as_ref().is_none_or(|bytes| bytes.is_empty()), "{answer:?}");
-    match conn.closed().await {
-        ConnectionError::ApplicationClosed(c) => assert_eq!(c.error_code, close::UNAUTHENTICATED.into()),
-        other => panic!("expected an application close, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +293,7 @@ async fn a_late_joiner_gets_everything_through_a_snapshot() {
         let b = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&a]).await;
         a.wait_for_neighbors(1).await;
         let cids: Vec<Cid> = sealed.iter().map(|(c, _, _)| *c).collect();
-        a.announce(&cids).await.unwrap();
+        a.announce(&announced(&sealed)).await.unwrap();
 
         // C was not there for the announcement; gossip has no history.
         let c = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[&a]).await;
