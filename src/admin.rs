@@ -298,3 +298,83 @@ mod tests {
         assert_eq!(human_age(1_000_000_000, 0), "11 d");
     }
 }
+
+#[derive(Args, Debug)]
+pub struct PeersArgs {
+    /// Print JSON instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// The daemon's socket [default: as for serve]
+    #[arg(long, env = "GH_P2P_CACHE_SOCKET")]
+    socket: Option<PathBuf>,
+}
+
+/// `peers`: the running daemon's peer link (who it is, who it knows, what went each way).
+pub async fn peers(args: PeersArgs) -> anyhow::Result<()> {
+    let socket = args.socket.unwrap_or_else(default_socket);
+    if !daemon_at(&socket).await {
+        bail!(
+            "no daemon at {} (peers exist only while `gh-p2p-cache serve` runs)",
+            socket.display()
+        );
+    }
+    let body = request(&socket, hyper::Method::GET, "/_cache/peers", Bytes::new()).await?;
+    let v: serde_json::Value = serde_json::from_slice(&body).context("the daemon answered with invalid JSON")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    print!("{}", peers_summary(&v));
+    Ok(())
+}
+
+fn peers_summary(v: &serde_json::Value) -> String {
+    if v["enabled"] != true {
+        return format!("peer sharing is off: {}\n", v["reason"].as_str().unwrap_or("unknown"));
+    }
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    let mut out = format!(
+        "id       {}\nticket   {}\n",
+        v["id"].as_str().unwrap_or("?"),
+        v["ticket"].as_str().unwrap_or("?")
+    );
+    let peers = v["peers"].as_array().map(Vec::as_slice).unwrap_or_default();
+    out.push_str(&format!(
+        "peers    {} authenticated, {} gossip neighbours\n",
+        peers.len(),
+        n("neighbors")
+    ));
+    for p in peers {
+        out.push_str(&format!("  - {}\n", p["id"].as_str().unwrap_or("?")));
+    }
+    out.push_str(&format!(
+        "shared   {} sealed, {} announced, {} published to sync-nodes\n\
+         received {} prefetched, {} found on a miss, {} blocks verified\n\
+         refused  {} failed handshakes, {} bad peers, {} bad gossip\n",
+        n("sealed"),
+        n("announced"),
+        n("published"),
+        n("prefetched"),
+        n("found_at_peers"),
+        n("blocks_verified"),
+        n("auth_failures"),
+        n("bad_peers"),
+        n("bad_gossip"),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod peers_tests {
+    #[test]
+    fn the_summary_says_why_sharing_is_off_and_counts_when_on() {
+        let off = super::peers_summary(&serde_json::json!({"enabled": false, "reason": "no secret"}));
+        assert_eq!(off, "peer sharing is off: no secret\n");
+        let on = super::peers_summary(&serde_json::json!({
+            "enabled": true, "id": "abc", "ticket": "t", "neighbors": 2,
+            "peers": [{"id": "p1"}], "sealed": 5, "announced": 5, "published": 3,
+        }));
+        assert!(on.contains("1 authenticated, 2 gossip neighbours"), "{on}");
+        assert!(on.contains("5 sealed, 5 announced, 3 published"), "{on}");
+    }
+}

@@ -27,6 +27,13 @@ const KEYS: &[(&str, &str)] = &[
     ("scope", "GH_P2P_CACHE_SCOPE"),
     ("scrub-patterns", "GH_P2P_CACHE_SCRUB_PATTERNS"),
     ("ipfs-api", "GH_P2P_CACHE_IPFS_API"),
+    ("peers", "GH_P2P_CACHE_PEERS"),
+    ("relay", "GH_P2P_CACHE_RELAY"),
+    ("mdns", "GH_P2P_CACHE_MDNS"),
+    ("peer-bind", "GH_P2P_CACHE_PEER_BIND"),
+    ("peer-deadline", "GH_P2P_CACHE_PEER_DEADLINE"),
+    ("warm-deadline", "GH_P2P_CACHE_WARM_DEADLINE"),
+    ("publish-deadline", "GH_P2P_CACHE_PUBLISH_DEADLINE"),
 ];
 
 /// The seed's names: set in the environment, they outrank the file like our own names do.

@@ -28,7 +28,7 @@ pub struct PublishArgs {
 pub struct WarmArgs {
     /// Root CID of the snapshot [or GH_P2P_CACHE_IPFS_ROOT]
     #[arg(long, env = "GH_P2P_CACHE_IPFS_ROOT")]
-    ipfs_root: String,
+    ipfs_root: Option<String>,
     /// kubo RPC API to fetch through [or GH_P2P_CACHE_IPFS_API]
     #[arg(long, env = "GH_P2P_CACHE_IPFS_API")]
     ipfs_api: Option<String>,
@@ -38,6 +38,11 @@ pub struct WarmArgs {
     gateways: Vec<String>,
     #[command(flatten)]
     keys: KeyArgs,
+    #[command(flatten)]
+    peers: peering::PeerArgs,
+    /// How long warming from a sync-node may take.
+    #[arg(long, default_value = "60s")]
+    deadline: String,
 }
 
 pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
@@ -90,7 +95,13 @@ pub async fn publish(args: PublishArgs) -> anyhow::Result<()> {
 }
 
 pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
-    let root = ipfs::parse_cid(&args.ipfs_root).context("--ipfs-root")?;
+    let Some(root) = args.ipfs_root.as_deref() else {
+        if args.peers.wanted() {
+            return warm_from_peers(args).await;
+        }
+        bail!("nothing to warm from: pass --ipfs-root CID (IPFS) or --peer TICKET (a sync-node)");
+    };
+    let root = ipfs::parse_cid(root).context("--ipfs-root")?;
     let mut gateways = args.gateways.clone();
     if gateways.is_empty()
         && let Ok(list) = std::env::var("GH_P2P_CACHE_GATEWAYS")
@@ -138,6 +149,23 @@ pub async fn warm(args: WarmArgs) -> anyhow::Result<()> {
     println!(
         "warmed {} entries from {root} via {source} ({} kept local, {} sealed with another secret, {} rejected)",
         report.imported, report.kept_local, report.foreign, report.rejected
+    );
+    Ok(())
+}
+
+/// `warm --peer TICKET`: a snapshot from the first sync-node that answers, into the cache dir.
+async fn warm_from_peers(args: WarmArgs) -> anyhow::Result<()> {
+    let deadline = crate::settings::parse_duration(&args.deadline).context("--deadline")?;
+    let (keys, store) = args.keys.open().await?;
+    let link = peering::Link::start(&args.peers, keys, store.clone(), deadline).await?;
+    let warmed = link.warm(deadline).await;
+    store.flush().await;
+    if let Some(e) = warmed.error {
+        bail!("warming from peers failed: {e}");
+    }
+    println!(
+        "warmed {} entries from {} in {} ms",
+        warmed.entries, warmed.source, warmed.millis
     );
     Ok(())
 }

@@ -35,6 +35,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Show the cache's statistics (a running daemon's, else the cache directory's).
     Stats(admin::StatsArgs),
+    /// Show the running daemon's peers (who it is, who it knows, what was shared).
+    Peers(admin::PeersArgs),
     /// Drop cached entries by key or by prefix.
     Invalidate(admin::InvalidateArgs),
     /// Remove entries fetched longer ago than a duration.
@@ -47,7 +49,8 @@ enum Command {
     Import(snapshots::ImportArgs),
     /// Export the cache and publish the snapshot to IPFS (kubo, and/or a pinning service).
     Publish(ipfs_cmd::PublishArgs),
-    /// Load a snapshot from IPFS by its root CID (through kubo or trustless gateways).
+    /// Load a snapshot into the cache: from IPFS by its root CID (kubo or trustless gateways),
+    /// or from a sync-node (--peer TICKET).
     Warm(ipfs_cmd::WarmArgs),
     /// The long-lived node that keeps the fleet's shared cache: periodic snapshots, a trustless
     /// IPFS gateway for them, and publishing to kubo.
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Stats(args) => admin::stats(args).await,
+            Command::Peers(args) => admin::peers(args).await,
             Command::Invalidate(args) => admin::invalidate(args).await,
             Command::Clean(args) => admin::clean(args).await,
             Command::Clear(args) => admin::clear(args).await,

@@ -57,6 +57,17 @@ pub struct ServeArgs {
     /// from GH_P2P_CACHE_SECRET or GH_P2P_CACHE_SECRET_FILE; the root CID goes into the stats)
     #[arg(long, env = "GH_P2P_CACHE_IPFS_API")]
     ipfs_api: Option<String>,
+    #[command(flatten)]
+    peers: peering::PeerArgs,
+    /// How long a miss may wait for peers before going to GitHub.
+    #[arg(long, env = "GH_P2P_CACHE_PEER_DEADLINE", default_value = "150ms")]
+    peer_deadline: String,
+    /// How long warm start from the sync-node may take (it runs while the daemon serves).
+    #[arg(long, env = "GH_P2P_CACHE_WARM_DEADLINE", default_value = "20s")]
+    warm_deadline: String,
+    /// How long `POST /_cache/finish` waits for the sync-node's acknowledgement.
+    #[arg(long, env = "GH_P2P_CACHE_PUBLISH_DEADLINE", default_value = "30s")]
+    publish_deadline: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -80,6 +91,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.governor.max_concurrent = args.max_concurrent;
     config.governor.write_spacing = parse_duration_ms(&args.write_spacing).context("--write-spacing")?;
+    config.peer_deadline = parse_duration_ms(&args.peer_deadline).context("--peer-deadline")?;
+    let warm_deadline = parse_duration_ms(&args.warm_deadline).context("--warm-deadline")?;
+    let publish_deadline = parse_duration_ms(&args.publish_deadline).context("--publish-deadline")?;
+    args.peers.check()?;
     let max_memory = parse_size(&args.max_memory.unwrap_or_else(|| "256MiB".into())).context("--max-memory")?;
     let max_disk = args
         .max_disk
@@ -101,10 +116,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(dir = %dir.display(), "cache directory");
         store
     };
-    let state = State::new(config, Arc::new(store));
+    let store = Arc::new(store);
+    let state = State::new(config, store.clone());
     if let Some(api) = &args.ipfs_api {
         state.on_finish(publish_hook(api).await?);
     }
+    // Peers join in the background: the daemon serves at once, with or without them.
+    let secret = crate::snapshots::secret_from(None, false).ok();
+    let scope = crate::snapshots::scope_from(None);
+    peering::start_in_background(
+        args.peers,
+        secret,
+        scope,
+        state.clone(),
+        store,
+        warm_deadline,
+        publish_deadline,
+    );
 
     let shutdown = shutdown_signal()?;
     let socket = args.socket.unwrap_or_else(default_socket);

@@ -34,6 +34,8 @@ pub struct SyncNodeArgs {
     /// Sharing scope [or GH_P2P_CACHE_SCOPE, else $GITHUB_REPOSITORY, else "default"]
     #[arg(long)]
     scope: Option<String>,
+    #[command(flatten)]
+    peers: peering::PeerArgs,
 }
 
 /// How many snapshots the gateway keeps serving: a root handed out a moment ago (in a job
@@ -77,7 +79,8 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.gateway_listen))?;
     let gateway_addr = listener.local_addr()?;
-    let router = ipfs::gateway_server::router(latest.clone());
+    let (node, blocks) = peering::sync_role::start(&args.peers, keys.clone(), store.clone(), &dir).await?;
+    let router = ipfs::gateway_server::router(latest.clone()).merge(metrics_router(node.clone(), blocks.clone()));
     let cancel = tokio_util::sync::CancellationToken::new();
     let server = {
         let c = cancel.clone();
@@ -88,9 +91,11 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
         })
     };
     say(&format!(
-        "gh-p2p-cache sync-node gateway=http://{gateway_addr} dir={}",
-        dir.display()
+        "gh-p2p-cache sync-node gateway=http://{gateway_addr} dir={} id={}",
+        dir.display(),
+        node.id()
     ));
+    say(&format!("ticket={}", node.ticket()));
 
     let snapshots = dir.join("snapshots");
     std::fs::create_dir_all(&snapshots)?;
@@ -127,8 +132,71 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
     }
     cancel.cancel();
     let _ = server.await;
+    if let Ok(node) = Arc::try_unwrap(node) {
+        node.shutdown().await;
+    }
     store.flush().await;
     Ok(())
+}
+
+/// `GET /metrics`: the node's peer counters and what it holds, as Prometheus text.
+fn metrics_router(node: Arc<sync::PeerNode>, blocks: Arc<peering::blocks::DiskBlocks>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (node, blocks) = (node.clone(), blocks.clone());
+            async move {
+                let held = tokio::task::spawn_blocking(move || blocks.count()).await.unwrap_or(0);
+                let s = node.stats();
+                let mut out = String::new();
+                let mut metric = |name: &str, help: &str, kind: &str, value: u64| {
+                    out.push_str(&format!(
+                        "# HELP ghp2p_sync_{name} {help}\n# TYPE ghp2p_sync_{name} {kind}\nghp2p_sync_{name} {value}\n"
+                    ));
+                };
+                metric("blocks_held", "Envelopes held on disk.", "gauge", held);
+                metric(
+                    "neighbors",
+                    "Direct gossip neighbours.",
+                    "gauge",
+                    node.neighbor_count() as u64,
+                );
+                metric("auth_ok_total", "Handshakes passed.", "counter", s.auth_ok);
+                metric("auth_failures_total", "Handshakes failed.", "counter", s.auth_failures);
+                metric(
+                    "bad_peers_total",
+                    "Peers disconnected for bad data.",
+                    "counter",
+                    s.bad_peers,
+                );
+                metric(
+                    "announcements_received_total",
+                    "Announcements received.",
+                    "counter",
+                    s.announcements_received,
+                );
+                metric(
+                    "blocks_served_total",
+                    "Envelopes served to peers.",
+                    "counter",
+                    s.blocks_served,
+                );
+                metric(
+                    "blocks_verified_total",
+                    "Envelopes received and verified.",
+                    "counter",
+                    s.blocks_verified,
+                );
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    out,
+                )
+            }
+        }),
+    )
 }
 
 /// Exports the store to `dir/latest.car` (atomically) and loads its blocks for the gateway.

@@ -55,6 +55,16 @@ fn hostile_flags_and_environment_are_clear_errors() {
             "GH_P2P_CACHE_TTL_LIST_ISSUES",
         ),
         (&[], &[("IPFS_GITHUB_CACHE_TTL", "-1")], "--ttl"),
+        (&["--peer", "not-a-ticket"], &[], "not a sync-node ticket"),
+        (&[], &[("GH_P2P_CACHE_PEERS", "x,y")], "not a sync-node ticket"),
+        (&["--relay", "ftp://relay"], &[], "give n0, disabled, or a relay URL"),
+        (
+            &[],
+            &[("GH_P2P_CACHE_PEER_BIND", "everywhere")],
+            "GH_P2P_CACHE_PEER_BIND",
+        ),
+        (&["--peer-deadline", "soon"], &[], "--peer-deadline"),
+        (&["--publish-deadline", "forever"], &[], "--publish-deadline"),
     ];
     for (flags, env, needle) in cases {
         let err = serve_fails(dir.path(), flags, env);
@@ -189,4 +199,50 @@ fn a_bad_config_file_is_a_clear_error() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config file"));
+}
+
+#[test]
+fn the_sync_node_unit_and_container_file_use_flags_the_binary_has() {
+    let help = bin().args(["sync-node", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let root = env!("CARGO_MANIFEST_DIR");
+    for file in [
+        "docs/sync-node/gh-p2p-cache-sync-node.service",
+        "docs/sync-node/Containerfile",
+    ] {
+        let text = std::fs::read_to_string(Path::new(root).join(file)).unwrap();
+        let commands: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let flags: Vec<&str> = commands
+            .split(|c: char| c.is_whitespace() || c == '"' || c == ',')
+            .filter(|w| {
+                w.starts_with("--") && w.len() > 2 && w[2..].chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+            .filter(|w| {
+                ![
+                    "--release",
+                    "--locked",
+                    "--bin",
+                    "--name",
+                    "--secret",
+                    "--no-install-recommends",
+                    "--system",
+                    "--home-dir",
+                    "--create-home",
+                    "--from",
+                ]
+                .contains(w)
+            })
+            .collect();
+        assert!(flags.len() >= 3, "{file}: found {flags:?}");
+        for flag in flags {
+            assert!(
+                help.contains(&format!("{flag} ")) || help.contains(&format!("{flag}\n")),
+                "{file} uses {flag}, which `sync-node` does not have"
+            );
+        }
+    }
 }

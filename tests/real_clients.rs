@@ -4,71 +4,16 @@
 //! with the step that installs it.
 
 use ghsim::{Sim, SimConfig, SimHandle, TOKEN_ALICE, TOKEN_BOB, TOKEN_CAROL};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+
+mod support;
+
+use support::Daemon;
 
 const REPO_ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
-    tcp: String,
-}
-
-impl Daemon {
-    async fn start(upstream: &str, dir: &Path) -> Daemon {
-        let socket = dir.join("api.sock");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--upstream", upstream])
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--cache-dir")
-            .arg(dir.join("cache"))
-            .env("GH_P2P_CACHE_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn gh-p2p-cache");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let ready = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-            .await
-            .expect("daemon ready within 30 s")
-            .unwrap()
-            .expect("daemon printed its ready line");
-        let tcp = ready
-            .split("tcp=")
-            .nth(1)
-            .expect("tcp= in ready line")
-            .trim()
-            .to_owned();
-        assert!(
-            tokio::net::UnixStream::connect(&socket).await.is_ok(),
-            "socket accepts after ready line"
-        );
-        Daemon { child, socket, tcp }
-    }
-
-    /// SIGTERM and wait: the daemon must exit cleanly and remove its socket.
-    async fn stop(mut self) {
-        let pid = self.child.id().unwrap().to_string();
-        let ok = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-        assert!(ok.success());
-        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(status.success(), "daemon exit status {status}");
-        assert!(!self.socket.exists(), "socket file removed at shutdown");
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://{}", self.tcp)
-    }
-}
 
 /// `curl -i` through the daemon's socket, as a client addressing api.github.com would.
 fn curl_api(socket: &Path, token: &str, path: &str) -> Command {
@@ -592,6 +537,7 @@ async fn a_sync_node_snapshots_its_store_and_serves_it_as_a_trustless_gateway() 
 
     let mut node = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
         .args(["sync-node", "--gateway-listen", "127.0.0.1:0", "--snapshot-every", "1s"])
+        .args(["--relay", "disabled", "--peer-bind", "127.0.0.1:0"])
         .arg("--cache-dir")
         .arg(dir.path().join("cache"))
         .env("GH_P2P_CACHE_SECRET", "fleet secret")
@@ -615,6 +561,12 @@ async fn a_sync_node_snapshots_its_store_and_serves_it_as_a_trustless_gateway() 
         .next()
         .unwrap()
         .to_owned();
+    let ticket = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(ticket.starts_with("ticket="), "{ticket}");
     let snap = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
         .await
         .unwrap()

@@ -19,6 +19,28 @@ fn body(i: usize) -> Bytes {
     Bytes::from(s)
 }
 
+/// The benchmark's `i`th cache key.
+pub fn key_for(i: usize) -> String {
+    format!("GET /repos/octo/hello/issues/{i} accept=application/vnd.github+json")
+}
+
+/// The benchmark's `i`th entry: an issue with a 2 KiB body.
+pub fn entry_for(i: usize) -> StoredResponse {
+    StoredResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+        body: body(i),
+        fetched_at_ms: 1_700_000_000_000 + i as u64,
+        ttl_secs: 300,
+        token_fp: Fingerprint([1; 16]),
+        etag: Some(format!("W/\"{i:064x}\"")),
+        last_modified: None,
+        request_accept: Some("application/vnd.github+json".into()),
+        tags: vec!["octo/hello".into()],
+        validators: Vec::new(),
+    }
+}
+
 pub fn run(out: &std::path::Path) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("temporary directory")?;
     let started = Instant::now();
@@ -27,23 +49,7 @@ pub fn run(out: &std::path::Path) -> anyhow::Result<()> {
 
     let source = Store::open(&dir.path().join("a"), 64 << 20, u64::MAX)?;
     for i in 0..ENTRIES {
-        let r = StoredResponse {
-            status: 200,
-            headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
-            body: body(i),
-            fetched_at_ms: 1_700_000_000_000 + i as u64,
-            ttl_secs: 300,
-            token_fp: Fingerprint([1; 16]),
-            etag: Some(format!("W/\"{i:064x}\"")),
-            last_modified: None,
-            request_accept: Some("application/vnd.github+json".into()),
-            tags: vec!["octo/hello".into()],
-            validators: Vec::new(),
-        };
-        source.put_blocking(
-            &format!("GET /repos/octo/hello/issues/{i} accept=application/vnd.github+json"),
-            Arc::new(r),
-        );
+        source.put_blocking(&key_for(i), Arc::new(entry_for(i)));
     }
     source.flush_blocking();
 

@@ -45,6 +45,7 @@ pub fn start(exe: &Path, s: &Settings, deadline: Duration) -> Result<Started, Da
         .args(["--upstream", &s.upstream, "--listen", "127.0.0.1:0"])
         .args(&s.serve_flags)
         .env("GH_P2P_CACHE_LOG", &s.log_level)
+        .env("GH_P2P_CACHE_SCOPE", &s.repository)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err);
@@ -57,6 +58,10 @@ pub fn start(exe: &Path, s: &Settings, deadline: Duration) -> Result<Started, Da
             Ok(())
         });
     }
+    match &s.secret {
+        Some(secret) => cmd.env("GH_P2P_CACHE_SECRET", secret),
+        None => cmd.env_remove("GH_P2P_CACHE_SECRET"),
+    };
     let mut child = cmd.spawn().map_err(DaemonError::Spawn)?;
     let started = Instant::now();
     loop {

@@ -20,6 +20,8 @@ pub struct Settings {
     pub warm_timeout: Duration,
     /// `serve` flags passed through from inputs.
     pub serve_flags: Vec<String>,
+    /// Sync-node tickets (the `peers` input); used only with a secret.
+    pub peers: Vec<String>,
     pub log_level: String,
 }
 
@@ -61,7 +63,32 @@ impl Settings {
                 serve_flags.push(v);
             }
         }
+        let peers: Vec<String> = runner
+            .input("peers")
+            .unwrap_or_default()
+            .split([',', '\n', ' '])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let secret = runner.input("secret");
+        if secret.is_some() {
+            // Peers need the secret (the daemon gets it in its environment, never as a flag).
+            for ticket in &peers {
+                serve_flags.push("--peer".to_owned());
+                serve_flags.push(ticket.clone());
+            }
+            if !peers.is_empty() {
+                serve_flags.push("--warm-deadline".to_owned());
+                serve_flags.push(format!("{}s", warm_timeout.as_secs().max(1)));
+                if let Some(relay) = runner.input("relay") {
+                    serve_flags.push("--relay".to_owned());
+                    serve_flags.push(relay);
+                }
+            }
+        }
         Ok(Settings {
+            peers,
             cache_dir: work_dir.join("cache"),
             log_file: work_dir.join("daemon.log"),
             work_dir,
@@ -71,7 +98,7 @@ impl Settings {
                 .unwrap_or("https://api.github.com")
                 .to_owned(),
             repository: runner.var("GITHUB_REPOSITORY").unwrap_or("local/repository").to_owned(),
-            secret: runner.input("secret"),
+            secret,
             actions_cache: runner.input_bool("actions-cache", true)?,
             warm_timeout,
             serve_flags,

@@ -68,13 +68,6 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
             runner.mask(&v);
         }
     }
-    for inactive in ["peers"] {
-        if runner.input(inactive).is_some() {
-            runner.warning(&format!(
-                "gh-p2p-cache: input `{inactive}` is accepted but not active yet in this version"
-            ));
-        }
-    }
     std::fs::create_dir_all(&s.work_dir).map_err(|e| format!("cannot create {}: {e}", s.work_dir.display()))?;
 
     let tiers = Tiers::from_runner(runner, s.actions_cache);
@@ -194,6 +187,13 @@ async fn post(runner: &Runner) -> Result<(), String> {
             Vec::new()
         }
     };
+    if s.secret.is_none() && !s.peers.is_empty() {
+        notes.push(
+            "Peer sharing is off: the `peers` input needs the `secret` input (peers prove they hold it before \
+             anything is exchanged)."
+                .to_owned(),
+        );
+    }
     if s.secret.is_none() {
         notes.push(
             "No `secret` input: the snapshot in this repository's Actions cache is sealed with keys derived from the \

@@ -63,6 +63,35 @@ pub fn markdown(stats: &Value, restored: &[Moved], saved: &[Moved], notes: &[Str
             m.entries, m.place, m.label
         ));
     }
+    for w in stats["warm"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        match w["error"].as_str() {
+            None => md.push_str(&format!(
+                "Warm start: {} entries from {} in {} ms.\n",
+                w["entries"].as_u64().unwrap_or(0),
+                w["source"].as_str().unwrap_or("?"),
+                w["millis"].as_u64().unwrap_or(0)
+            )),
+            Some(e) => md.push_str(&format!(
+                "Warm start from {} failed: {e}.\n",
+                w["source"].as_str().unwrap_or("?")
+            )),
+        }
+    }
+    for p in stats["published"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        match (p["place"].as_str(), p["error"].as_str()) {
+            (Some("peers"), None) => {
+                md.push_str(&format!("Shared with peers: {}.\n", p["label"].as_str().unwrap_or("")))
+            }
+            (_, Some(e)) => md.push_str(&format!("Publishing at the end of the job failed: {e}.\n")),
+            _ => {}
+        }
+    }
+    if n("p2p_contributions") > 0 {
+        md.push_str(&format!(
+            "Peers answered {} requests (`PEER`).\n",
+            n("p2p_contributions")
+        ));
+    }
     for note in notes {
         md.push_str(&format!("\n> {note}\n"));
     }
@@ -88,5 +117,18 @@ mod tests {
             md.contains("pie title Requests by X-Cache") && md.contains("\"MISS\" : 4") && !md.contains("\"PEER\"")
         );
         assert!(md.contains("3 entries restored") && md.contains("> no secret"));
+    }
+
+    #[test]
+    fn what_came_from_and_went_to_peers() {
+        let stats = serde_json::json!({"total_requests": 3, "p2p_contributions": 2,
+            "warm": [{"source": "sync-node abc", "entries": 40, "millis": 12, "error": null}],
+            "published": [{"place": "peers", "label": "5 entries acknowledged by abc", "error": null},
+                          {"place": "", "label": "", "error": "xyz: no acknowledgement within 30s"}]});
+        let md = markdown(&stats, &[], &[], &[]);
+        assert!(md.contains("40 entries from sync-node abc"), "{md}");
+        assert!(md.contains("Shared with peers: 5 entries acknowledged by abc."), "{md}");
+        assert!(md.contains("failed: xyz: no acknowledgement"), "{md}");
+        assert!(md.contains("Peers answered 2 requests"), "{md}");
     }
 }

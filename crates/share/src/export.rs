@@ -88,8 +88,7 @@ pub fn export(
             report.scrubbed += 1;
         }
         let expires_ms = response.fetched_at_ms + u64::from(response.ttl_secs) * 1000;
-        let shared = SharedEntry::new(&CacheKey::from_stored(key), response);
-        match entry::seal(keys, &shared) {
+        match seal_scrubbed(keys, key, response) {
             Ok(s) => {
                 manifest.entries.push(ManifestEntry {
                     cid: s.cid,
@@ -117,6 +116,21 @@ pub fn export(
     writer.finish()?;
     report.entries = sealed.len() as u64;
     Ok(report)
+}
+
+/// Scrubs one stored entry and seals it for sharing (what a peer announces and serves).
+pub fn seal_entry(
+    keys: &Keys,
+    scrubber: &Scrubber,
+    key: String,
+    mut response: StoredResponse,
+) -> Result<entry::Sealed, entry::SealError> {
+    scrub(scrubber, &mut response);
+    seal_scrubbed(keys, key, response)
+}
+
+fn seal_scrubbed(keys: &Keys, key: String, response: StoredResponse) -> Result<entry::Sealed, entry::SealError> {
+    entry::seal(keys, &SharedEntry::new(&CacheKey::from_stored(key), response))
 }
 
 /// Redacts secrets from the body and headers; true if anything changed.

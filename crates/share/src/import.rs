@@ -105,6 +105,21 @@ pub fn import(
 /// Entries looked up and stored together (one read transaction per batch).
 const BATCH: usize = 1024;
 
+/// Stores received entries (already verified and opened), each unless the store holds the
+/// same or a newer version of its key; counts `imported` and `kept_local`. Blocking.
+pub fn store_received(store: &Store, entries: Vec<SharedEntry>) -> ImportReport {
+    let mut report = ImportReport::default();
+    let mut batch = Vec::with_capacity(BATCH.min(entries.len()));
+    for e in entries {
+        batch.push(e);
+        if batch.len() == BATCH {
+            keep_newer(store, &mut batch, &mut report);
+        }
+    }
+    keep_newer(store, &mut batch, &mut report);
+    report
+}
+
 /// Stores each received entry unless the store holds the same or a newer version of its key.
 fn keep_newer(store: &Store, batch: &mut Vec<SharedEntry>, report: &mut ImportReport) {
     let keys: Vec<&str> = batch.iter().map(|e| e.key.as_str()).collect();

@@ -12,8 +12,8 @@
 mod export;
 mod import;
 
-pub use export::{ExportError, ExportReport, export, export_file};
-pub use import::{ImportError, ImportReport, import, import_file};
+pub use export::{ExportError, ExportReport, export, export_file, seal_entry};
+pub use import::{ImportError, ImportReport, import, import_file, store_received};
 
 /// Progress callback: (done, total). Called often; keep it cheap.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);

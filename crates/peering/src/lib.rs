@@ -1,0 +1,522 @@
+//! The daemon's side of peer sync: the proxy's [`proxy::Peers`] hook over a `sync::PeerNode`
+//! ([`Link`]), and the sync-node's role ([`sync_role`]).
+//!
+//! - New answers are scrubbed, sealed and kept ([`blocks::RunnerBlocks`]), then announced with a
+//!   hint of their key, in batches of what queued up meanwhile (debounced by coalescing).
+//! - Announcements from peers are remembered by key hint, and the announced envelopes fetched
+//!   in the background, verified and stored (the newer version of a key wins).
+//! - A miss whose key was announced fetches that envelope from its origin (the proxy bounds the
+//!   wait by its peer deadline).
+//! - `POST /_cache/finish` pushes everything sealed here since the last publish to every
+//!   `--peer` (the sync-nodes) and waits for their acknowledgement, within a deadline.
+//! - Warm start: a snapshot from the first `--peer` that answers, loaded into the store.
+//!
+//! Architecture Invariant: nothing here delays serving. Keys are derived and the endpoint bound
+//! after the daemon is ready; until then the proxy simply has no peers.
+
+pub mod blocks;
+pub mod sync_role;
+
+use anyhow::Context;
+use blocks::RunnerBlocks;
+use bytes::Bytes;
+use clap::Args;
+use entry::{Cid, Keys, StoredResponse};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use store::Store;
+use sync::{Announced, PeerConfig, PeerNode};
+
+/// TEMPORARY until sync grows relay support: which relays to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelayChoice {
+    Disabled,
+    N0,
+    Custom(String),
+}
+use tokio::sync::mpsc;
+
+/// Peer flags shared by `serve`, `warm` and `sync-node`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PeerArgs {
+    /// A peer's ticket (a sync-node's), repeatable [or GH_P2P_CACHE_PEERS, comma- or
+    /// space-separated]. Needs a secret (GH_P2P_CACHE_SECRET or GH_P2P_CACHE_SECRET_FILE).
+    #[arg(long = "peer", value_name = "TICKET")]
+    pub peers: Vec<String>,
+    /// Relays for peers behind NAT: `n0` (n0's public relays), `disabled`, or a relay URL
+    /// [or GH_P2P_CACHE_RELAY; default n0]
+    #[arg(long, value_name = "n0|disabled|URL")]
+    pub relay: Option<String>,
+    /// Find peers on the local network by mDNS (self-hosted fleets) [or GH_P2P_CACHE_MDNS=1]
+    #[arg(long)]
+    pub mdns: bool,
+    /// UDP address the peer endpoint binds [or GH_P2P_CACHE_PEER_BIND; default 0.0.0.0:0]
+    #[arg(long, value_name = "ADDR")]
+    pub peer_bind: Option<SocketAddr>,
+}
+
+impl PeerArgs {
+    fn tickets(&self) -> Vec<String> {
+        let mut out = self.peers.clone();
+        if out.is_empty()
+            && let Ok(env) = std::env::var("GH_P2P_CACHE_PEERS")
+        {
+            out = env
+                .split([',', ' ', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        out
+    }
+
+    fn mdns(&self) -> bool {
+        self.mdns || std::env::var("GH_P2P_CACHE_MDNS").is_ok_and(|v| v == "1" || v == "true")
+    }
+
+    /// Whether anything asks for peers (tickets or mDNS).
+    pub fn wanted(&self) -> bool {
+        !self.tickets().is_empty() || self.mdns()
+    }
+
+    /// Checks the flags (tickets, relay, bind address) without starting anything: bad values
+    /// fail the command at once instead of silently turning sharing off.
+    pub fn check(&self) -> anyhow::Result<()> {
+        self.parsed().map(drop)
+    }
+
+    fn parsed(&self) -> anyhow::Result<(Vec<iroh::EndpointAddr>, RelayChoice, SocketAddr)> {
+        let bootstrap = self
+            .tickets()
+            .iter()
+            .map(|t| {
+                let shown: String = t.chars().take(24).collect();
+                sync::parse_ticket(t).with_context(|| format!("--peer {shown}…: not a sync-node ticket"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let relay = self
+            .relay
+            .clone()
+            .or_else(|| std::env::var("GH_P2P_CACHE_RELAY").ok())
+            .unwrap_or_else(|| "n0".into());
+        let relay = parse_relay(&relay)?;
+        let bind = match self.peer_bind {
+            Some(a) => a,
+            None => match std::env::var("GH_P2P_CACHE_PEER_BIND") {
+                Ok(v) => v.parse().with_context(|| format!("GH_P2P_CACHE_PEER_BIND={v:?}"))?,
+                Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+            },
+        };
+        Ok((bootstrap, relay, bind))
+    }
+
+    /// The node configuration these flags describe, and the bootstrap peers.
+    pub fn config(
+        &self,
+        keys: Arc<Keys>,
+        source: Arc<dyn sync::BlockSource>,
+    ) -> anyhow::Result<(PeerConfig, Vec<iroh::EndpointAddr>)> {
+        let (bootstrap, relay, bind) = self.parsed()?;
+        let mut config = PeerConfig::new(keys, source);
+        config.bootstrap = bootstrap.clone();
+        let _ = (relay, self.mdns());
+        config.bind_addr = bind;
+        Ok((config, bootstrap))
+    }
+}
+
+pub fn parse_relay(s: &str) -> anyhow::Result<RelayChoice> {
+    match s.trim() {
+        "n0" | "default" => Ok(RelayChoice::N0),
+        "disabled" | "off" | "none" => Ok(RelayChoice::Disabled),
+        url if url.starts_with("http://") || url.starts_with("https://") => Ok(RelayChoice::Custom(url.to_owned())),
+        other => anyhow::bail!("--relay {other:?}: give n0, disabled, or a relay URL (https://…)"),
+    }
+}
+
+/// Counters the link keeps, shown at `/_cache/peers`.
+#[derive(Default)]
+struct Counters {
+    sealed: AtomicU64,
+    announced: AtomicU64,
+    prefetched: AtomicU64,
+    looked_up: AtomicU64,
+    found: AtomicU64,
+    published: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// Largest number of key hints remembered from announcements.
+const MAX_HINTS: usize = 500_000;
+/// New answers waiting to be sealed; beyond this they are not shared (counted).
+const SEAL_QUEUE: usize = 8192;
+
+/// The daemon's peer link.
+pub struct Link {
+    node: PeerNode,
+    store: Arc<Store>,
+    blocks: Arc<RunnerBlocks>,
+    sync_nodes: Vec<iroh::EndpointId>,
+    hints: Mutex<HashMap<u64, (iroh::EndpointId, Cid)>>,
+    unpublished: Mutex<Vec<Cid>>,
+    to_seal: mpsc::Sender<(String, Arc<StoredResponse>)>,
+    counters: Counters,
+    publish_deadline: Duration,
+}
+
+impl Link {
+    /// Binds the endpoint (never waits for the network) and starts the background work.
+    pub async fn start(
+        args: &PeerArgs,
+        keys: Arc<Keys>,
+        store: Arc<Store>,
+        publish_deadline: Duration,
+    ) -> anyhow::Result<Arc<Link>> {
+        let blocks = Arc::new(RunnerBlocks::new(256 << 20));
+        let (config, bootstrap) = args.config(keys.clone(), blocks.clone())?;
+        let node = PeerNode::bind(config).await.context("cannot start the peer endpoint")?;
+        let (to_seal, sealing) = mpsc::channel(SEAL_QUEUE);
+        let link = Arc::new(Link {
+            node,
+            store,
+            blocks,
+            sync_nodes: bootstrap.iter().map(|a| a.id).collect(),
+            hints: Mutex::new(HashMap::new()),
+            unpublished: Mutex::new(Vec::new()),
+            to_seal,
+            counters: Counters::default(),
+            publish_deadline,
+        });
+        tokio::spawn(seal_and_announce(Arc::downgrade(&link), keys, sealing));
+        tokio::spawn(follow_announcements(Arc::downgrade(&link)));
+        tracing::info!(id = %link.node.id(), peers = bootstrap.len(), "peer endpoint up");
+        Ok(link)
+    }
+
+    pub fn node(&self) -> &PeerNode {
+        &self.node
+    }
+
+    /// Loads a snapshot from the first sync-node that gives one, within `deadline`.
+    pub async fn warm(&self, deadline: Duration) -> proxy::WarmSource {
+        let started = Instant::now();
+        let mut errors = Vec::new();
+        for peer in &self.sync_nodes {
+            let left = deadline.saturating_sub(started.elapsed());
+            match tokio::time::timeout(left, self.node.snapshot_since(*peer, 0)).await {
+                Ok(Ok(outcome)) => {
+                    let store = self.store.clone();
+                    let blocks = self.blocks.clone();
+                    let report = tokio::task::spawn_blocking(move || {
+                        let mut entries = Vec::with_capacity(outcome.blocks.len());
+                        for b in outcome.blocks {
+                            blocks.insert(b.cid, b.envelope);
+                            entries.push(b.entry);
+                        }
+                        share::store_received(&store, entries)
+                    })
+                    .await;
+                    let entries = report.map(|r| r.imported).unwrap_or(0);
+                    return proxy::WarmSource {
+                        source: format!("sync-node {}", peer.fmt_short()),
+                        entries,
+                        millis: started.elapsed().as_millis() as u64,
+                        error: None,
+                    };
+                }
+                Ok(Err(e)) => errors.push(format!("{}: {e}", peer.fmt_short())),
+                Err(_) => errors.push(format!("{}: no snapshot within {deadline:?}", peer.fmt_short())),
+            }
+        }
+        proxy::WarmSource {
+            source: "peers".into(),
+            entries: 0,
+            millis: started.elapsed().as_millis() as u64,
+            error: Some(if errors.is_empty() {
+                "no sync-node given".into()
+            } else {
+                errors.join("; ")
+            }),
+        }
+    }
+
+    /// Pushes what was sealed here since the last publish to every sync-node; returns a line
+    /// for the stats.
+    pub async fn publish(&self) -> Result<String, String> {
+        if self.sync_nodes.is_empty() {
+            return Err("no sync-node given (--peer)".into());
+        }
+        let cids: Vec<Cid> = self.unpublished.lock().expect("unpublished lock").clone();
+        let envelopes: Vec<(Cid, Bytes)> = cids
+            .iter()
+            .filter_map(|c| sync::BlockSource::get(&*self.blocks, c).map(|b| (*c, b)))
+            .collect();
+        let mut lines = Vec::new();
+        let mut failed = Vec::new();
+        for peer in &self.sync_nodes {
+            match tokio::time::timeout(self.publish_deadline, self.node.publish(*peer, envelopes.clone())).await {
+                Ok(Ok(ack)) => lines.push(format!("{} entries acknowledged by {}", ack.received, peer.fmt_short())),
+                Ok(Err(e)) => failed.push(format!("{}: {e}", peer.fmt_short())),
+                Err(_) => failed.push(format!(
+                    "{}: no acknowledgement within {:?}",
+                    peer.fmt_short(),
+                    self.publish_deadline
+                )),
+            }
+        }
+        if lines.is_empty() {
+            return Err(failed.join("; "));
+        }
+        self.unpublished
+            .lock()
+            .expect("unpublished lock")
+            .retain(|c| !cids.contains(c));
+        self.counters.published.fetch_add(envelopes.len() as u64, Relaxed);
+        lines.extend(failed);
+        Ok(lines.join("; "))
+    }
+
+    fn remember(&self, origin: iroh::EndpointId, items: &[Announced]) {
+        let mut hints = self.hints.lock().expect("hints lock");
+        if hints.len() + items.len() > MAX_HINTS {
+            hints.clear();
+        }
+        for item in items {
+            hints.insert(item.hint, (origin, item.cid));
+        }
+    }
+
+    /// Fetches `cids` from `origin` (then, for what it did not give, from the sync-nodes, which
+    /// keep everything and are reachable by ticket), keeps the envelopes and stores the entries;
+    /// returns the entries fetched.
+    async fn fetch_and_store(&self, origin: iroh::EndpointId, cids: &[Cid]) -> Vec<(String, StoredResponse)> {
+        let mut got = Vec::new();
+        let mut left: Vec<Cid> = cids.to_vec();
+        let fallbacks = self.sync_nodes.iter().filter(|n| **n != origin).copied();
+        for peer in std::iter::once(origin).chain(fallbacks) {
+            if left.is_empty() {
+                break;
+            }
+            let mut missing = Vec::new();
+            for chunk in left.chunks(sync::MAX_CIDS_PER_REQUEST) {
+                match self.node.fetch(peer, chunk).await {
+                    Ok(outcome) => {
+                        missing.extend(outcome.missing);
+                        for b in outcome.blocks {
+                            self.blocks.insert(b.cid, b.envelope);
+                            got.push(b.entry);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %peer.fmt_short(), error = %e, "fetch from a peer failed");
+                        missing.extend_from_slice(chunk);
+                    }
+                }
+            }
+            left = missing;
+        }
+        if got.is_empty() {
+            return Vec::new();
+        }
+        let store = self.store.clone();
+        let entries = got.clone();
+        let _ = tokio::task::spawn_blocking(move || share::store_received(&store, entries)).await;
+        got.into_iter().map(|e| (e.key, e.response)).collect()
+    }
+}
+
+impl proxy::Peers for Link {
+    fn stored(&self, key: &str, entry: &Arc<StoredResponse>) {
+        if self.to_seal.try_send((key.to_owned(), entry.clone())).is_err() {
+            self.counters.dropped.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn lookup<'a>(&'a self, key: &'a str) -> proxy::PeerLookup<'a> {
+        Box::pin(async move {
+            let hint = sync::key_hint(key);
+            let (origin, cid) = *self.hints.lock().expect("hints lock").get(&hint)?;
+            self.counters.looked_up.fetch_add(1, Relaxed);
+            let got = self.fetch_and_store(origin, &[cid]).await;
+            let found = got.into_iter().find(|(k, _)| k == key).map(|(_, r)| r);
+            if found.is_some() {
+                self.counters.found.fetch_add(1, Relaxed);
+            }
+            found
+        })
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        let c = |a: &AtomicU64| a.load(Relaxed);
+        let s = self.node.stats();
+        serde_json::json!({
+            "enabled": true,
+            "id": self.node.id().to_string(),
+            "ticket": self.node.ticket(),
+            "sync_nodes": self.sync_nodes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "peers": Vec::<String>::new(),
+            "neighbors": self.node.neighbor_count(),
+            "blocks_held": self.blocks.len(),
+            "sealed": c(&self.counters.sealed),
+            "announced": c(&self.counters.announced),
+            "prefetched": c(&self.counters.prefetched),
+            "looked_up": c(&self.counters.looked_up),
+            "found_at_peers": c(&self.counters.found),
+            "published": c(&self.counters.published),
+            "not_shared_queue_full": c(&self.counters.dropped),
+            "auth_ok": s.auth_ok,
+            "auth_failures": s.auth_failures,
+            "refused_unauthenticated": s.refused_unauthenticated,
+            "bad_peers": s.bad_peers,
+            "bad_gossip": s.bad_gossip,
+            "announcements_sent": s.announcements_sent,
+            "announcements_received": s.announcements_received,
+            "blocks_served": s.blocks_served,
+            "blocks_verified": s.blocks_verified,
+        })
+    }
+}
+
+/// Seals new answers, keeps them, and announces them in debounced batches.
+async fn seal_and_announce(
+    link: std::sync::Weak<Link>,
+    keys: Arc<Keys>,
+    mut sealing: mpsc::Receiver<(String, Arc<StoredResponse>)>,
+) {
+    let scrubber = match entry::Scrubber::new(&[]) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(error = %e, "no scrubber; nothing will be shared");
+            return;
+        }
+    };
+    while let Some(first) = sealing.recv().await {
+        // Debounced by coalescing, not by a timer: what queued up while the last batch was sealed
+        // and announced goes out together; a lone answer goes out at once.
+        let mut batch = vec![first];
+        while batch.len() < sync::MAX_CIDS_PER_REQUEST {
+            match sealing.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let (keys, scrubber) = (keys.clone(), scrubber.clone());
+        let sealed = tokio::task::spawn_blocking(move || {
+            batch
+                .into_iter()
+                .filter_map(|(key, entry)| {
+                    let hint = sync::key_hint(&key);
+                    share::seal_entry(&keys, &scrubber, key, (*entry).clone())
+                        .ok()
+                        .map(|s| (hint, s))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        let Some(link) = link.upgrade() else { return };
+        let mut items = Vec::with_capacity(sealed.len());
+        for (hint, s) in sealed {
+            link.blocks.insert(s.cid, s.envelope);
+            link.unpublished.lock().expect("unpublished lock").push(s.cid);
+            items.push(Announced { cid: s.cid, hint });
+        }
+        link.counters.sealed.fetch_add(items.len() as u64, Relaxed);
+        match link.node.announce(&items).await {
+            Ok(_) => {
+                link.counters.announced.fetch_add(items.len() as u64, Relaxed);
+            }
+            Err(e) => tracing::debug!(error = %e, "announcing failed (peers catch up by snapshot)"),
+        }
+    }
+}
+
+/// Remembers what peers announce and fetches it in the background.
+async fn follow_announcements(link: std::sync::Weak<Link>) {
+    let mut rx = match link.upgrade() {
+        Some(l) => l.node.subscribe(),
+        None => return,
+    };
+    loop {
+        let announcement = match rx.recv().await {
+            Ok(a) => a,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(lost = n, "announcements lost; peers catch up by snapshot");
+                continue;
+            }
+            Err(_) => return,
+        };
+        let Some(link) = link.upgrade() else { return };
+        link.remember(announcement.origin, &announcement.items);
+        let wanted: Vec<Cid> = announcement
+            .items
+            .iter()
+            .map(|i| i.cid)
+            .filter(|c| !link.blocks.contains(c))
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let got = link.fetch_and_store(announcement.origin, &wanted).await;
+        link.counters.prefetched.fetch_add(got.len() as u64, Relaxed);
+    }
+}
+
+/// The finish hook: publish to the sync-nodes.
+pub fn finish_hook(link: Arc<Link>) -> proxy::FinishHook {
+    Arc::new(move |_store| {
+        let link = link.clone();
+        Box::pin(async move { link.publish().await.map(|line| ("peers".to_owned(), line)) })
+    })
+}
+
+/// Derives the keys and starts the link in the background, attaching it to `state` once up,
+/// and warms from the sync-nodes. Serving never waits for any of it. `secret` is `None` when
+/// none was given (sharing is then off, and `/_cache/peers` says why).
+pub fn start_in_background(
+    args: PeerArgs,
+    secret: Option<entry::Secret>,
+    scope: String,
+    state: Arc<proxy::State>,
+    store: Arc<Store>,
+    warm_deadline: Duration,
+    publish_deadline: Duration,
+) {
+    if !args.wanted() {
+        return;
+    }
+    let Some(secret) = secret else {
+        let why = "no secret: peer sharing is off (set GH_P2P_CACHE_SECRET or GH_P2P_CACHE_SECRET_FILE)";
+        tracing::warn!("{why}");
+        state.set_peers_off_reason(why);
+        return;
+    };
+    tokio::spawn(async move {
+        let keys = match tokio::task::spawn_blocking(move || Keys::derive(&secret, &scope)).await {
+            Ok(k) => Arc::new(k),
+            Err(e) => {
+                state.set_peers_off_reason(format!("key derivation failed: {e}"));
+                return;
+            }
+        };
+        let link = match Link::start(&args, keys, store, publish_deadline).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "peer sharing is off");
+                state.set_peers_off_reason(format!("{e:#}"));
+                return;
+            }
+        };
+        state.attach_peers(link.clone());
+        if !link.sync_nodes.is_empty() {
+            state.on_finish(finish_hook(link.clone()));
+            let warmed = link.warm(warm_deadline).await;
+            tracing::info!(source = %warmed.source, entries = warmed.entries, error = ?warmed.error, "warm start from peers");
+            state.record_warm(warmed);
+        }
+    });
+}
