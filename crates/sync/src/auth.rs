@@ -39,11 +39,29 @@ const NONCE_LEN: usize = 32;
 const TAG_LEN: usize = 32;
 const ACCEPTED: u8 = 1;
 
-/// Remote ids that passed the handshake, each until its expiry.
+/// Remote ids that passed the handshake, each until its expiry, with when it passed and when it
+/// was last seen (a handshake or a request it made or we made of it).
 #[derive(Debug)]
 pub struct AuthSet {
     ttl: Duration,
-    peers: Mutex<HashMap<EndpointId, Instant>>,
+    peers: Mutex<HashMap<EndpointId, Passed>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Passed {
+    until: Instant,
+    since_ms: u64,
+    last_seen_ms: u64,
+}
+
+/// One authenticated peer, as [`AuthSet::list`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Authenticated {
+    pub id: EndpointId,
+    /// When its current handshake passed (unix ms).
+    pub since_ms: u64,
+    /// When it last passed a handshake or made a request, or we made one of it (unix ms).
+    pub last_seen_ms: u64,
 }
 
 impl AuthSet {
@@ -57,18 +75,48 @@ impl AuthSet {
     pub fn insert(&self, peer: EndpointId) {
         let mut peers = self.peers.lock().expect("poisoned");
         let now = Instant::now();
-        peers.retain(|_, until| *until > now);
-        peers.insert(peer, now + self.ttl);
+        peers.retain(|_, p| p.until > now);
+        let ms = crate::snapshot::now_ms();
+        peers.insert(
+            peer,
+            Passed {
+                until: now + self.ttl,
+                since_ms: ms,
+                last_seen_ms: ms,
+            },
+        );
     }
 
     pub fn remove(&self, peer: &EndpointId) {
         self.peers.lock().expect("poisoned").remove(peer);
     }
 
+    /// Records that `peer` was just seen (it made a request, or we made one of it).
+    pub fn touch(&self, peer: &EndpointId) {
+        if let Some(p) = self.peers.lock().expect("poisoned").get_mut(peer) {
+            p.last_seen_ms = crate::snapshot::now_ms();
+        }
+    }
+
+    /// Peers whose handshake has not expired, by id.
+    pub fn list(&self) -> Vec<Authenticated> {
+        let now = Instant::now();
+        let mut out: Vec<Authenticated> = (self.peers.lock().expect("poisoned").iter())
+            .filter(|(_, p)| p.until > now)
+            .map(|(id, p)| Authenticated {
+                id: *id,
+                since_ms: p.since_ms,
+                last_seen_ms: p.last_seen_ms,
+            })
+            .collect();
+        out.sort_by_key(|a| a.id);
+        out
+    }
+
     /// Whether `peer` passed the handshake and stays valid for at least `margin` more.
     pub fn is_valid_for(&self, peer: &EndpointId, margin: Duration) -> bool {
         let peers = self.peers.lock().expect("poisoned");
-        peers.get(peer).is_some_and(|until| *until > Instant::now() + margin)
+        peers.get(peer).is_some_and(|p| p.until > Instant::now() + margin)
     }
 
     /// Whether `peer` passed the handshake and has not expired: what servers check.
@@ -201,6 +249,7 @@ pub(crate) async fn authenticate(shared: &Shared, peer: EndpointId) -> Result<()
 /// returns `false`.
 pub(crate) async fn admit(shared: &Shared, conn: &Connection) -> bool {
     if shared.auth.is_valid(&conn.remote_id()) {
+        shared.auth.touch(&conn.remote_id());
         return true;
     }
     shared.stats.add(|c| &c.refused_unauthenticated, 1);
@@ -244,10 +293,14 @@ mod tests {
         let set = AuthSet::new(Duration::from_secs(3600));
         set.insert(id(1));
         assert!(set.is_valid(&id(1)) && set.is_fresh(&id(1)) && !set.is_valid(&id(2)));
+        let listed = set.list();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].id, id(1));
+        assert!(listed[0].since_ms > 0 && listed[0].last_seen_ms >= listed[0].since_ms);
         set.remove(&id(1));
-        assert!(!set.is_valid(&id(1)));
+        assert!(!set.is_valid(&id(1)) && set.list().is_empty());
         let expired = AuthSet::new(Duration::ZERO);
         expired.insert(id(1));
-        assert!(!expired.is_valid(&id(1)));
+        assert!(!expired.is_valid(&id(1)) && expired.list().is_empty());
     }
 }

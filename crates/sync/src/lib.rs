@@ -14,6 +14,7 @@
 //!   (`ipfs::write_snapshot` / `ipfs::read_snapshot`, the same bytes as the file format).
 //! - [`publish`]: a runner pushes envelopes to a sync-node on [`PUBLISH_ALPN`] (a CAR snapshot,
 //!   like [`snapshot`] in the other direction) and gets an acknowledgement once they are stored.
+//! - [`discovery`]: opt-in relays ([`RelayChoice`]) and mDNS on the local network.
 //! - [`source`]: [`BlockSource`], what the serving side reads blocks from, and [`BlockSink`],
 //!   where a node stores what is published to it.
 //!
@@ -24,6 +25,7 @@
 
 pub mod announce;
 pub mod auth;
+pub mod discovery;
 mod error;
 pub mod fetch;
 mod frame;
@@ -35,9 +37,10 @@ pub mod source;
 mod stats;
 
 pub use announce::{Announced, Announcement, MAX_ANNOUNCE_BYTES, key_hint};
+pub use discovery::RelayChoice;
 pub use error::SyncError;
 pub use fetch::{FetchOutcome, MAX_CIDS_PER_REQUEST, Verified};
-pub use node::{PeerConfig, PeerNode, parse_ticket};
+pub use node::{PeerConfig, PeerInfo, PeerNode, parse_ticket};
 pub use publish::PublishAck;
 pub use snapshot::SnapshotOutcome;
 pub use source::{BlockSink, BlockSource, MemorySource};

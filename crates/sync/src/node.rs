@@ -1,11 +1,12 @@
 //! [`PeerNode`]: one iroh endpoint with its router (handshake, fetch, snapshot, publish, gossip) and the
 //! gossip topic derived from the secret.
 //!
-//! The endpoint stays where it is bound: no relays, no DNS or pkarr address lookup, no port
-//! mapper, no multicast; peers are found only through the addresses given (bootstrap peers,
-//! tickets, a shared [`MemoryLookup`]). Relays and mDNS are later, opt-in additions.
+//! By default the endpoint stays where it is bound: no relays, no DNS or pkarr address lookup, no
+//! port mapper, no multicast; peers are found only through the addresses given (bootstrap peers,
+//! tickets, a shared [`MemoryLookup`]). Relays and mDNS are opt-in ([`crate::discovery`]).
+//! Binding never waits for the network.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use futures_util::StreamExt;
 use iroh::address_lookup::MemoryLookup;
 use iroh::endpoint::{Connection, PortmapperConfig, presets};
 use iroh::protocol::{AcceptError, ProtocolHandler, Router};
-use iroh::{Endpoint, EndpointAddr, EndpointId, RelayMode, SecretKey};
+use iroh::{Endpoint, EndpointAddr, EndpointId, SecretKey};
 use iroh_gossip::api::{Event, GossipSender};
 use iroh_gossip::{Gossip, TopicId};
 use iroh_tickets::endpoint::EndpointTicket;
@@ -25,6 +26,7 @@ use tokio::task::JoinHandle;
 
 use crate::announce::{self, Announced, Announcement};
 use crate::auth::{AuthHandler, AuthSet, authenticate};
+use crate::discovery::{RelayChoice, spawn_mdns_joiner, start_mdns};
 use crate::fetch::{FetchHandler, FetchOutcome, fetch_on};
 use crate::frame::close_conn;
 use crate::publish::{PublishAck, PublishHandler, prepare, publish_to};
@@ -53,8 +55,15 @@ pub struct PeerConfig {
     /// The endpoint's identity: `None` for a fresh one (a runner), a stored key for a sync-node
     /// whose ticket must stay valid across restarts.
     pub secret_key: Option<SecretKey>,
-    /// Where to bind the UDP socket. Default `127.0.0.1:0`.
+    /// Where to bind the UDP socket. Default `127.0.0.1:0`; `0.0.0.0:0` to be reachable from
+    /// other machines.
     pub bind_addr: SocketAddr,
+    /// Relay servers, for peers that cannot reach each other directly. Default
+    /// [`RelayChoice::Disabled`]. Connecting to them happens in the background.
+    pub relay: RelayChoice,
+    /// Advertise this node and find fleet peers on the local network by mDNS (multicast), then
+    /// authenticate with and join each. Default off.
+    pub mdns: bool,
     /// Peers to authenticate with and join the gossip topic through.
     pub bootstrap: Vec<EndpointAddr>,
     /// Address book shared with other nodes (tests: one for all nodes; this node adds its own
@@ -81,6 +90,8 @@ impl PeerConfig {
             sink: None,
             secret_key: None,
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            relay: RelayChoice::Disabled,
+            mdns: false,
             bootstrap: Vec::new(),
             lookup: None,
             auth_ttl: Duration::from_secs(600),
@@ -98,6 +109,8 @@ impl std::fmt::Debug for PeerConfig {
             .field("keys", &self.keys)
             .field("persistent_id", &self.secret_key.as_ref().map(|k| k.public()))
             .field("bind_addr", &self.bind_addr)
+            .field("relay", &self.relay)
+            .field("mdns", &self.mdns)
             .field("bootstrap", &self.bootstrap)
             .field("sink", &self.sink.is_some())
             .finish_non_exhaustive()
@@ -147,6 +160,7 @@ impl Shared {
     /// Runs the handshake unless a recent one still holds.
     pub(crate) async fn ensure_authenticated(&self, peer: EndpointId) -> Result<(), SyncError> {
         if self.auth.is_fresh(&peer) {
+            self.auth.touch(&peer);
             return Ok(());
         }
         authenticate(self, peer).await
@@ -196,21 +210,35 @@ impl ProtocolHandler for GatedGossip {
     }
 }
 
-/// A peer: an iroh endpoint serving the handshake, fetch, snapshot and gossip protocols.
+/// A peer: an iroh endpoint serving the handshake, fetch, snapshot, publish and gossip protocols.
 #[derive(Debug)]
 pub struct PeerNode {
     shared: Arc<Shared>,
     router: Router,
     sender: GossipSender,
     announcements: broadcast::Sender<Announcement>,
-    neighbors: watch::Receiver<usize>,
+    neighbors: watch::Receiver<BTreeSet<EndpointId>>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// A peer this node knows now, for diagnostics (`/_cache/peers`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PeerInfo {
+    pub id: EndpointId,
+    /// When its current handshake passed (unix ms); `None` for a gossip neighbour whose handshake
+    /// has expired.
+    pub authenticated_since_ms: Option<u64>,
+    /// When it last passed a handshake or made a request, or we made one of it (unix ms).
+    pub last_seen_ms: Option<u64>,
+    /// A direct neighbour on the gossip topic.
+    pub neighbor: bool,
 }
 
 impl PeerNode {
     /// Binds the endpoint, starts serving, subscribes to the topic and, in the background,
-    /// authenticates with the bootstrap peers and joins the topic through them. Never waits for
-    /// relays (there are none; `Endpoint::online` would never resolve).
+    /// authenticates with the bootstrap peers (and those mDNS finds) and joins the topic through
+    /// them. Never waits for the network: relays connect in the background (`Endpoint::online`
+    /// is never awaited; without relays it would never resolve).
     pub async fn bind(config: PeerConfig) -> Result<PeerNode, SyncError> {
         let lookup = config.lookup.clone().unwrap_or_default();
         for addr in &config.bootstrap {
@@ -220,7 +248,7 @@ impl PeerNode {
             .clear_ip_transports()
             .bind_addr(config.bind_addr)
             .map_err(|e| SyncError::Bind(e.to_string()))?
-            .relay_mode(RelayMode::Disabled)
+            .relay_mode(config.relay.mode())
             .clear_address_lookup()
             .address_lookup(lookup.clone())
             .portmapper_config(PortmapperConfig::Disabled);
@@ -229,6 +257,11 @@ impl PeerNode {
         }
         let endpoint = builder.bind().await.map_err(|e| SyncError::Bind(e.to_string()))?;
         lookup.add_endpoint_info(endpoint.addr());
+        let mdns = if config.mdns {
+            Some(start_mdns(&endpoint, &config.keys)?)
+        } else {
+            None
+        };
 
         let shared = Arc::new(Shared {
             endpoint: endpoint.clone(),
@@ -269,7 +302,7 @@ impl PeerNode {
             .map_err(|e| SyncError::Gossip(e.to_string()))?
             .split();
         let (announcements, _) = broadcast::channel(ANNOUNCEMENT_BUFFER);
-        let (neighbors_tx, neighbors) = watch::channel(0usize);
+        let (neighbors_tx, neighbors) = watch::channel(BTreeSet::new());
 
         let receive = {
             let shared = shared.clone();
@@ -288,8 +321,16 @@ impl PeerNode {
                                 tracing::warn!(from = %message.delivered_from, error = %e, "dropped a gossip message");
                             }
                         },
-                        Ok(Event::NeighborUp(_)) => neighbors_tx.send_modify(|n| *n += 1),
-                        Ok(Event::NeighborDown(_)) => neighbors_tx.send_modify(|n| *n = n.saturating_sub(1)),
+                        Ok(Event::NeighborUp(id)) => {
+                            neighbors_tx.send_modify(|n| {
+                                n.insert(id);
+                            });
+                        }
+                        Ok(Event::NeighborDown(id)) => {
+                            neighbors_tx.send_modify(|n| {
+                                n.remove(&id);
+                            });
+                        }
                         Ok(Event::Lagged) => {
                             shared.stats.add(|c| &c.gossip_lagged, 1);
                             tracing::warn!("gossip subscription lagged; announcements were lost");
@@ -303,19 +344,21 @@ impl PeerNode {
             })
         };
 
-        let node = PeerNode {
+        let mut tasks = vec![receive];
+        if let Some(mdns) = mdns {
+            tasks.push(spawn_mdns_joiner(mdns, shared.clone(), sender.clone()));
+        }
+        let mut node = PeerNode {
             shared,
             router,
             sender,
             announcements,
             neighbors,
-            tasks: vec![receive],
+            tasks,
         };
         if !config.bootstrap.is_empty() {
             let join = node.spawn_join(config.bootstrap);
-            let mut node = node;
             node.tasks.push(join);
-            return Ok(node);
         }
         Ok(node)
     }
@@ -439,12 +482,41 @@ impl PeerNode {
     /// Waits until the gossip topic has at least `n` direct neighbours.
     pub async fn wait_for_neighbors(&self, n: usize) {
         let mut rx = self.neighbors.clone();
-        let _ = rx.wait_for(|count| *count >= n).await;
+        let _ = rx.wait_for(|ids| ids.len() >= n).await;
     }
 
     /// Direct gossip neighbours now.
     pub fn neighbor_count(&self) -> usize {
-        *self.neighbors.borrow()
+        self.neighbors.borrow().len()
+    }
+
+    /// Peers whose handshake holds and gossip neighbours, by id.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        let neighbors = self.neighbors.borrow().clone();
+        let mut out: Vec<PeerInfo> = self
+            .shared
+            .auth
+            .list()
+            .into_iter()
+            .map(|a| PeerInfo {
+                id: a.id,
+                authenticated_since_ms: Some(a.since_ms),
+                last_seen_ms: Some(a.last_seen_ms),
+                neighbor: neighbors.contains(&a.id),
+            })
+            .collect();
+        for id in neighbors {
+            if !out.iter().any(|p| p.id == id) {
+                out.push(PeerInfo {
+                    id,
+                    authenticated_since_ms: None,
+                    last_seen_ms: None,
+                    neighbor: true,
+                });
+            }
+        }
+        out.sort_by_key(|p| p.id);
+        out
     }
 
     pub fn stats(&self) -> Stats {
@@ -478,7 +550,11 @@ impl Drop for PeerNode {
     }
 }
 
-async fn join(shared: &Arc<Shared>, sender: &GossipSender, peers: Vec<EndpointAddr>) -> Result<usize, SyncError> {
+pub(crate) async fn join(
+    shared: &Arc<Shared>,
+    sender: &GossipSender,
+    peers: Vec<EndpointAddr>,
+) -> Result<usize, SyncError> {
     let mut passed = Vec::new();
     for addr in peers {
         let id = addr.id;
