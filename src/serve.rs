@@ -124,8 +124,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Peers join in the background: the daemon serves at once, with or without them.
     let secret = crate::snapshots::secret_from(None, false).ok();
     let scope = crate::snapshots::scope_from(None);
+    // The claim board for `report-error`: local, then backed by the sync-node once peers are up.
+    let claims = Arc::new(peering::claims::DaemonClaims::new());
+    state.attach_claims(claims.clone());
     peering::start_in_background(
         args.peers,
+        claims,
         secret,
         scope,
         state.clone(),

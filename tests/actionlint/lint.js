@@ -37,7 +37,7 @@ const NEWER_HOSTED_LABELS = new Set([
 
 // The Action's contract (PRODUCT.md, "The Action"); a change here is a change to the contract.
 const EXPECTED_INPUTS = [
-  'github-token', 'secret', 'peers', 'ipfs-api', 'ipfs-root', 'pinning-service', 'actions-cache',
+  'github-token', 'secret', 'peers', 'relay', 'ipfs-api', 'ipfs-root', 'pinning-service', 'actions-cache',
   'ttl', 'max-memory', 'max-disk', 'policy', 'warm-timeout', 'socket-path', 'binary-path',
   'version', 'log-level', 'strict',
 ];

@@ -15,6 +15,7 @@
 //! after the daemon is ready; until then the proxy simply has no peers.
 
 pub mod blocks;
+pub mod claims;
 pub mod sync_role;
 
 use anyhow::Context;
@@ -28,15 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use store::Store;
-use sync::{Announced, PeerConfig, PeerNode};
-
-/// TEMPORARY until sync grows relay support: which relays to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelayChoice {
-    Disabled,
-    N0,
-    Custom(String),
-}
+use sync::{Announced, PeerConfig, PeerNode, RelayChoice};
 use tokio::sync::mpsc;
 
 /// Peer flags shared by `serve`, `warm` and `sync-node`.
@@ -123,7 +116,8 @@ impl PeerArgs {
         let (bootstrap, relay, bind) = self.parsed()?;
         let mut config = PeerConfig::new(keys, source);
         config.bootstrap = bootstrap.clone();
-        let _ = (relay, self.mdns());
+        config.relay = relay;
+        config.mdns = self.mdns();
         config.bind_addr = bind;
         Ok((config, bootstrap))
     }
@@ -133,7 +127,10 @@ pub fn parse_relay(s: &str) -> anyhow::Result<RelayChoice> {
     match s.trim() {
         "n0" | "default" => Ok(RelayChoice::N0),
         "disabled" | "off" | "none" => Ok(RelayChoice::Disabled),
-        url if url.starts_with("http://") || url.starts_with("https://") => Ok(RelayChoice::Custom(url.to_owned())),
+        url if url.starts_with("http://") || url.starts_with("https://") => Ok(RelayChoice::Custom(
+            url.parse()
+                .with_context(|| format!("--relay {url:?} is not a relay URL"))?,
+        )),
         other => anyhow::bail!("--relay {other:?}: give n0, disabled, or a relay URL (https://…)"),
     }
 }
@@ -280,6 +277,17 @@ impl Link {
         Ok(lines.join("; "))
     }
 
+    /// Asks the first sync-node that answers; `None` when there is none or none answers.
+    pub async fn claim(&self, key: &str, op: sync::ClaimOp<'_>) -> Option<sync::ClaimAnswer> {
+        for peer in &self.sync_nodes {
+            match self.node.claim(*peer, key, op).await {
+                Ok(answer) => return Some(answer),
+                Err(e) => tracing::debug!(peer = %peer.fmt_short(), error = %e, "claim not answered"),
+            }
+        }
+        None
+    }
+
     fn remember(&self, origin: iroh::EndpointId, items: &[Announced]) {
         let mut hints = self.hints.lock().expect("hints lock");
         if hints.len() + items.len() > MAX_HINTS {
@@ -358,7 +366,7 @@ impl proxy::Peers for Link {
             "id": self.node.id().to_string(),
             "ticket": self.node.ticket(),
             "sync_nodes": self.sync_nodes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-            "peers": Vec::<String>::new(),
+            "peers": self.node.peers(),
             "neighbors": self.node.neighbor_count(),
             "blocks_held": self.blocks.len(),
             "sealed": c(&self.counters.sealed),
@@ -477,8 +485,10 @@ pub fn finish_hook(link: Arc<Link>) -> proxy::FinishHook {
 /// Derives the keys and starts the link in the background, attaching it to `state` once up,
 /// and warms from the sync-nodes. Serving never waits for any of it. `secret` is `None` when
 /// none was given (sharing is then off, and `/_cache/peers` says why).
+#[allow(clippy::too_many_arguments)]
 pub fn start_in_background(
     args: PeerArgs,
+    claims: Arc<claims::DaemonClaims>,
     secret: Option<entry::Secret>,
     scope: String,
     state: Arc<proxy::State>,
@@ -512,6 +522,7 @@ pub fn start_in_background(
             }
         };
         state.attach_peers(link.clone());
+        claims.attach(link.clone());
         if !link.sync_nodes.is_empty() {
             state.on_finish(finish_hook(link.clone()));
             let warmed = link.warm(warm_deadline).await;

@@ -61,6 +61,7 @@ pub async fn start(
     let (mut config, _) = args.config(keys, blocks.clone())?;
     config.secret_key = Some(identity(dir)?);
     config.sink = Some(blocks.clone());
+    config.claims = Some(Arc::new(sync::ClaimBoard::default()));
     let node = Arc::new(PeerNode::bind(config).await.context("cannot start the peer endpoint")?);
     tokio::spawn(keep_everything(Arc::downgrade(&node), blocks.clone()));
     Ok((node, blocks))

@@ -10,7 +10,8 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 const KNOWN: &str = "GET /_cache/health, GET /_cache/stats, GET /_cache/metrics, GET /_cache/peers, \
-                     POST /_cache/invalidate, POST /_cache/clean, POST /_cache/clear, POST /_cache/finish";
+                     POST /_cache/claims, POST /_cache/invalidate, POST /_cache/clean, POST /_cache/clear, \
+                     POST /_cache/finish";
 const MAX_CONTROL_BODY: usize = 64 * 1024;
 
 /// `POST /_cache/invalidate` body (or the same names as query parameters).
@@ -47,6 +48,7 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
             );
             resp
         }
+        ("POST", "/_cache/claims") => claims(state, body).await,
         ("POST", "/_cache/invalidate") => invalidate(state, uri, body).await,
         ("POST", "/_cache/clean") => clean(state, body).await,
         ("POST", "/_cache/clear") => {
@@ -60,8 +62,8 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
         }
         (
             _,
-            "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/peers" | "/_cache/invalidate"
-            | "/_cache/clean" | "/_cache/clear" | "/_cache/finish",
+            "/_cache/health" | "/_cache/stats" | "/_cache/metrics" | "/_cache/peers" | "/_cache/claims"
+            | "/_cache/invalidate" | "/_cache/clean" | "/_cache/clear" | "/_cache/finish",
         ) => github_error(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("method {method} not allowed on {path}; known: {KNOWN}"),
@@ -71,6 +73,36 @@ pub async fn handle(state: &Arc<State>, method: &Method, path: &str, uri: &Uri, 
             &format!("unknown control endpoint {path}; known: {KNOWN}"),
         ),
     }
+}
+
+async fn claims(state: &Arc<State>, body: Body) -> Response {
+    let Some(board) = state.claims().cloned() else {
+        return github_error(StatusCode::SERVICE_UNAVAILABLE, "this daemon keeps no claim board");
+    };
+    let bytes = match axum::body::to_bytes(body, MAX_CONTROL_BODY).await {
+        Ok(b) => b,
+        Err(_) => return github_error(StatusCode::PAYLOAD_TOO_LARGE, "claims body over 64 KiB"),
+    };
+    let request: crate::peers::ClaimRequest = match serde_json::from_slice(&bytes) {
+        Ok(r) => r,
+        Err(e) => {
+            return github_error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "claims body is not {{\"op\": \"claim\"|\"resolve\"|\"abandon\", \"key\": ..., \"holder\": ...}}: {e}"
+                ),
+            );
+        }
+    };
+    let key = match &request {
+        crate::peers::ClaimRequest::Claim { key, .. }
+        | crate::peers::ClaimRequest::Resolve { key, .. }
+        | crate::peers::ClaimRequest::Abandon { key, .. } => key,
+    };
+    if key.is_empty() || key.len() > 256 {
+        return github_error(StatusCode::UNPROCESSABLE_ENTITY, "claim key must be 1 to 256 bytes");
+    }
+    Json(board.call(request).await).into_response()
 }
 
 async fn invalidate(state: &Arc<State>, uri: &Uri, body: Body) -> Response {

@@ -34,7 +34,7 @@ pub use clock::Clock;
 pub use config::{ConfigError, ProxyConfig, SharePolicy, UpstreamBase};
 pub use governor::GovernorConfig;
 pub use handler::{ListenerKind, app};
-pub use peers::{PeerLookup, Peers, WarmSource};
+pub use peers::{ClaimFuture, ClaimReply, ClaimRequest, ClaimService, PeerLookup, Peers, WarmSource};
 pub use state::{FinishHook, State};
 pub use stats::{Published, StatsSnapshot};
 pub use ttl::{OPERATIONS, TtlTable, UnknownOperation, parse_go_duration};

@@ -32,3 +32,36 @@ pub struct WarmSource {
     pub millis: u64,
     pub error: Option<String>,
 }
+
+/// A request to the daemon's claim board (`POST /_cache/claims`): runners reporting the same
+/// error agree on which of them files the issue (see the `heal` crate).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ClaimRequest {
+    /// `holder` (a caller's random id) asks for `key` (repository and signature).
+    Claim { key: String, holder: String },
+    /// The issue for `key` is `number` at `url`.
+    Resolve { key: String, number: u64, url: String },
+    /// `holder` failed; the next claimer gets the claim.
+    Abandon { key: String, holder: String },
+}
+
+/// The board's answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "claim", rename_all = "lowercase")]
+pub enum ClaimReply {
+    /// The caller holds the claim: find or file the issue, then resolve (or abandon).
+    Mine,
+    /// The issue exists.
+    Known { number: u64, url: String },
+    /// Another caller holds the claim; ask again shortly.
+    Pending,
+}
+
+pub type ClaimFuture<'a> = Pin<Box<dyn Future<Output = ClaimReply> + Send + 'a>>;
+
+/// The daemon's claim board (local, or backed by a sync-node's). Never fails: a board that cannot
+/// be reached answers `Mine`, and the reporter's duplicate check keeps one open issue anyway.
+pub trait ClaimService: Send + Sync + 'static {
+    fn call(&self, request: ClaimRequest) -> ClaimFuture<'_>;
+}

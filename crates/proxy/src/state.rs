@@ -41,6 +41,7 @@ pub struct State {
     finish_hooks: std::sync::Mutex<Vec<FinishHook>>,
     published: std::sync::Mutex<Vec<crate::stats::Published>>,
     peers: std::sync::OnceLock<Arc<dyn crate::peers::Peers>>,
+    claims: std::sync::OnceLock<Arc<dyn crate::peers::ClaimService>>,
     peers_off: std::sync::Mutex<String>,
     warm: std::sync::Mutex<Vec<crate::peers::WarmSource>>,
 }
@@ -72,6 +73,7 @@ impl State {
             finish_hooks: std::sync::Mutex::new(Vec::new()),
             published: std::sync::Mutex::new(Vec::new()),
             peers: std::sync::OnceLock::new(),
+            claims: std::sync::OnceLock::new(),
             peers_off: std::sync::Mutex::new("no peers configured (give --peer TICKET and a secret)".into()),
             warm: std::sync::Mutex::new(Vec::new()),
         })
@@ -116,6 +118,15 @@ impl State {
     /// Attaches peer sync (once; later calls are ignored).
     pub fn attach_peers(&self, peers: Arc<dyn crate::peers::Peers>) {
         let _ = self.peers.set(peers);
+    }
+
+    /// Attaches the claim board behind `POST /_cache/claims` (once).
+    pub fn attach_claims(&self, claims: Arc<dyn crate::peers::ClaimService>) {
+        let _ = self.claims.set(claims);
+    }
+
+    pub(crate) fn claims(&self) -> Option<&Arc<dyn crate::peers::ClaimService>> {
+        self.claims.get()
     }
 
     /// Why peer sharing is off, for `/_cache/peers` (e.g. "no secret").

@@ -28,6 +28,8 @@ pub enum SyncError {
     Timeout { peer: EndpointId },
     #[error("too many CIDs in one request ({count}, at most {max}); split the request")]
     TooManyCids { count: usize, max: usize },
+    #[error("claim not sent: {0}")]
+    BadClaim(String),
     #[error("gossip failed: {0}")]
     Gossip(String),
     #[error("the ticket does not parse: {0}; copy it whole from the peer's `ticket()`")]

@@ -12,6 +12,8 @@
 //!   no history, fetch and snapshot are the reliable path.
 //! - [`snapshot`]: "everything since T" on [`SNAPSHOT_ALPN`], streamed as a CAR v1 snapshot
 //!   (`ipfs::write_snapshot` / `ipfs::read_snapshot`, the same bytes as the file format).
+//! - [`claim`]: a sync-node's board of who files the issue for an error signature, on
+//!   [`CLAIM_ALPN`].
 //! - [`publish`]: a runner pushes envelopes to a sync-node on [`PUBLISH_ALPN`] (a CAR snapshot,
 //!   like [`snapshot`] in the other direction) and gets an acknowledgement once they are stored.
 //! - [`discovery`]: opt-in relays ([`RelayChoice`]) and mDNS on the local network.
@@ -25,6 +27,7 @@
 
 pub mod announce;
 pub mod auth;
+pub mod claim;
 pub mod discovery;
 mod error;
 pub mod fetch;
@@ -37,6 +40,7 @@ pub mod source;
 mod stats;
 
 pub use announce::{Announced, Announcement, MAX_ANNOUNCE_BYTES, key_hint};
+pub use claim::{ClaimAnswer, ClaimBoard, ClaimOp};
 pub use discovery::RelayChoice;
 pub use error::SyncError;
 pub use fetch::{FetchOutcome, MAX_CIDS_PER_REQUEST, Verified};
@@ -54,6 +58,8 @@ pub const FETCH_ALPN: &[u8] = b"gh-p2p-cache/fetch/1";
 pub const SNAPSHOT_ALPN: &[u8] = b"gh-p2p-cache/snapshot/1";
 /// A CAR snapshot pushed to a node that stores it and acknowledges.
 pub const PUBLISH_ALPN: &[u8] = b"gh-p2p-cache/publish/1";
+/// Claims on error signatures, kept by a sync-node (see [`claim`]).
+pub const CLAIM_ALPN: &[u8] = b"gh-p2p-cache/claim/1";
 
 /// QUIC application close codes this crate sends.
 pub mod close {

@@ -52,6 +52,8 @@ pub struct PeerConfig {
     /// Where envelopes published to this node go (a sync-node). `None` (the default): publishes
     /// are refused with `close::NO_SINK`.
     pub sink: Option<Arc<dyn BlockSink>>,
+    /// A claim board to keep for the fleet (a sync-node's); `None` refuses claims.
+    pub claims: Option<Arc<crate::claim::ClaimBoard>>,
     /// The endpoint's identity: `None` for a fresh one (a runner), a stored key for a sync-node
     /// whose ticket must stay valid across restarts.
     pub secret_key: Option<SecretKey>,
@@ -88,6 +90,7 @@ impl PeerConfig {
             keys,
             source,
             sink: None,
+            claims: None,
             secret_key: None,
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             relay: RelayChoice::Disabled,
@@ -123,6 +126,7 @@ pub(crate) struct Shared {
     pub keys: Arc<Keys>,
     pub source: Arc<dyn BlockSource>,
     pub sink: Option<Arc<dyn BlockSink>>,
+    pub claims: Option<Arc<crate::claim::ClaimBoard>>,
     pub auth: AuthSet,
     pub stats: Counters,
     pub lookup: MemoryLookup,
@@ -135,6 +139,8 @@ pub(crate) struct Shared {
     pub publish_permits: Arc<tokio::sync::Semaphore>,
     /// Open fetch connections, reused across requests.
     fetch_conns: Mutex<HashMap<EndpointId, Connection>>,
+    /// Open claim connections, reused across requests.
+    claim_conns: Mutex<HashMap<EndpointId, Connection>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -268,6 +274,7 @@ impl PeerNode {
             keys: config.keys.clone(),
             source: config.source.clone(),
             sink: config.sink.clone(),
+            claims: config.claims.clone(),
             auth: AuthSet::new(config.auth_ttl),
             stats: Counters::default(),
             lookup,
@@ -277,6 +284,7 @@ impl PeerNode {
             snapshot_permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_snapshots.max(1))),
             publish_permits: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_snapshots.max(1))),
             fetch_conns: Mutex::new(HashMap::new()),
+            claim_conns: Mutex::new(HashMap::new()),
         });
         let gossip = Gossip::builder()
             .max_message_size(GOSSIP_MAX_MESSAGE)
@@ -286,6 +294,7 @@ impl PeerNode {
             .accept(FETCH_ALPN, FetchHandler(shared.clone()))
             .accept(SNAPSHOT_ALPN, SnapshotHandler(shared.clone()))
             .accept(PUBLISH_ALPN, PublishHandler(shared.clone()))
+            .accept(crate::CLAIM_ALPN, crate::claim::ClaimHandler(shared.clone()))
             .accept(
                 iroh_gossip::ALPN,
                 GatedGossip {
@@ -455,6 +464,40 @@ impl PeerNode {
         shared.ensure_authenticated(peer).await?;
         let conn = shared.connect(peer, PUBLISH_ALPN).await?;
         publish_to(shared, &conn, blocks).await
+    }
+
+    /// Asks `peer`'s claim board (a sync-node's) about `signature`; see [`crate::claim`].
+    pub async fn claim(
+        &self,
+        peer: EndpointId,
+        signature: &str,
+        op: crate::claim::ClaimOp<'_>,
+    ) -> Result<crate::claim::ClaimAnswer, SyncError> {
+        let shared = &self.shared;
+        shared.ensure_authenticated(peer).await?;
+        let cached = shared
+            .claim_conns
+            .lock()
+            .expect("poisoned")
+            .get(&peer)
+            .filter(|c| c.close_reason().is_none())
+            .cloned();
+        let conn = match cached {
+            Some(c) => c,
+            None => {
+                let c = shared.connect(peer, crate::CLAIM_ALPN).await?;
+                shared.claim_conns.lock().expect("poisoned").insert(peer, c.clone());
+                c
+            }
+        };
+        let result = tokio::time::timeout(shared.request_timeout, crate::claim::ask(&conn, signature, op))
+            .await
+            .map_err(|_| SyncError::Timeout { peer })
+            .and_then(|r| r);
+        if result.is_err() {
+            shared.claim_conns.lock().expect("poisoned").remove(&peer);
+        }
+        result
     }
 
     /// Announces `items` on the topic in as few sealed messages as fit, returning how many were
