@@ -120,7 +120,10 @@ async fn read_unpartitioned(
     }
     let (outcome, ran) = state
         .coalescer
-        .run((spec.key.clone(), fp), || fetch(state, req, spec, fp, cached))
+        .run(
+            (spec.key.clone(), fp, state.invalidations.generation()),
+            || fetch(state, req, spec, fp, cached),
+        )
         .await;
     let fetched = outcome?;
     let mode = match fetched.mode {
