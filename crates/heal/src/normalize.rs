@@ -62,7 +62,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "<time>",
         ),
         // Common Log Format: 10/Oct/2000:13:55:36 -0700
-        rule(r"\b\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?", "<time>"),
+        rule(
+            r"\b\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?",
+            "<time>",
+        ),
         // RFC 2822 / syslog / HTTP dates: [Tue, ]10 Oct 2000 13:55:36 GMT, Oct 10 13:55:36
         rule(
             r"\b(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),? )?(?:\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* +\d{1,2}(?: \d{4})?) \d{2}:\d{2}(?::\d{2})?(?: ?(?:GMT|UTC|[+-]\d{4}))?",
@@ -71,10 +74,19 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         // A bare time of day.
         rule(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b", "<time>"),
         // Temporary directories: the random part goes, the rest of the path stays.
-        rule(r"(?:/private)?/var/folders/[^\s/]+/[^\s/]+/[A-Z](?:/[^\s/:]+)?", "<tmp>"),
-        rule(r"(?i)\b[A-Z]:\\Users\\[^\\\s]+\\AppData\\Local\\Temp(?:\\[^\\\s:]+)?", "<tmp>"),
+        rule(
+            r"(?:/private)?/var/folders/[^\s/]+/[^\s/]+/[A-Z](?:/[^\s/:]+)?",
+            "<tmp>",
+        ),
+        rule(
+            r"(?i)\b[A-Z]:\\Users\\[^\\\s]+\\AppData\\Local\\Temp(?:\\[^\\\s:]+)?",
+            "<tmp>",
+        ),
         rule(r"/(?:tmp|var/tmp|dev/shm)(?:/[^\s/:]+)?", "<tmp>"),
-        rule(r"(?:/home/runner|/Users/runner|D:\\a)/(?:work/)?_temp(?:[/\\][^\s/\\:]+)?", "<tmp>"),
+        rule(
+            r"(?:/home/runner|/Users/runner|D:\\a)/(?:work/)?_temp(?:[/\\][^\s/\\:]+)?",
+            "<tmp>",
+        ),
         // Local ports (ephemeral ones differ every run) and process ids.
         rule(r"\b(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+", "$1:<port>"),
         rule(r"(?i)\b(pid|process|thread)([=: ]+)\d+", "$1$2<n>"),

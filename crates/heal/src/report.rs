@@ -34,8 +34,11 @@ pub enum TrackerError {
 /// (`Cache-Control: no-cache`) instead of answering from a possibly stale copy.
 pub trait IssueTracker: Sync {
     /// The first page (up to 100) of `GET /search/issues?q=...`.
-    fn search_issues(&self, query: &str, fresh: bool)
-    -> impl Future<Output = Result<Vec<FoundIssue>, TrackerError>> + Send;
+    fn search_issues(
+        &self,
+        query: &str,
+        fresh: bool,
+    ) -> impl Future<Output = Result<Vec<FoundIssue>, TrackerError>> + Send;
     /// One page (1-based, 100 a page, oldest first) of the repository's open issues carrying
     /// all of `labels`.
     fn list_open_issues(
@@ -52,8 +55,12 @@ pub trait IssueTracker: Sync {
         body: &str,
         labels: &[String],
     ) -> impl Future<Output = Result<FoundIssue, TrackerError>> + Send;
-    fn comment(&self, repo: &RepoName, number: u64, body: &str)
-    -> impl Future<Output = Result<(), TrackerError>> + Send;
+    fn comment(
+        &self,
+        repo: &RepoName,
+        number: u64,
+        body: &str,
+    ) -> impl Future<Output = Result<(), TrackerError>> + Send;
     fn close_issue(&self, repo: &RepoName, number: u64) -> impl Future<Output = Result<(), TrackerError>> + Send;
 }
 

@@ -156,11 +156,7 @@ fn tail_chars(s: &str, max: usize) -> &str {
 
 /// A code block whose fence is longer than any backtick run inside, so the log cannot close it.
 fn fenced(text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest.max(2) + 1);
     format!("{fence}text\n{}\n{fence}\n", text.trim_end())
 }

@@ -27,7 +27,10 @@ async fn one_claimer_and_the_waiters_learn_its_issue() {
             }
         );
     }
-    assert!(matches!(claims.claim("octo/hello", "s1").await, Claim::Known { number: 1, .. }));
+    assert!(matches!(
+        claims.claim("octo/hello", "s1").await,
+        Claim::Known { number: 1, .. }
+    ));
 }
 
 // Paused time: the sleep below ends only once every waiter is parked, so it orders, not guesses.

@@ -15,7 +15,11 @@ fn run_log(time: &str, addr: &str, tmp: &str, run: &str, uuid: &str, secs: &str)
          while reading {tmp}/checkout/Cargo.lock (request {uuid})\n\
          see https://github.com/octo/hello/actions/runs/{run}/job/{run}1\n\
          error: test failed after {secs}; commit {sha}\n",
-        sha = if run.ends_with('1') { "3f786850e387550fdab836ed7e6dc881de23001b" } else { "89e6c98d92887913cadf06b2adb97f26cde4849b" },
+        sha = if run.ends_with('1') {
+            "3f786850e387550fdab836ed7e6dc881de23001b"
+        } else {
+            "89e6c98d92887913cadf06b2adb97f26cde4849b"
+        },
     )
 }
 
@@ -39,9 +43,20 @@ fn occurrences_differing_only_in_volatile_parts_agree() {
     );
     assert_ne!(a, b);
     assert_eq!(normalize(&a), normalize(&b));
-    assert_eq!(signature("Build failed", &normalize(&a)), signature("Build failed", &normalize(&b)));
+    assert_eq!(
+        signature("Build failed", &normalize(&a)),
+        signature("Build failed", &normalize(&b))
+    );
     let n = normalize(&a);
-    for gone in ["2024", "0x7ffd", "AbC123", "9120355511", "123e4567", "12.3s", "3f786850"] {
+    for gone in [
+        "2024",
+        "0x7ffd",
+        "AbC123",
+        "9120355511",
+        "123e4567",
+        "12.3s",
+        "3f786850",
+    ] {
         assert!(!n.contains(gone), "{gone} survived in {n}");
     }
     // What identifies the failure stays.
@@ -51,7 +66,10 @@ fn occurrences_differing_only_in_volatile_parts_agree() {
 #[test]
 fn other_time_and_path_formats() {
     let pairs = [
-        ("[10/Oct/2000:13:55:36 -0700] GET /x", "[01/Jan/2024:00:00:01 +0000] GET /x"),
+        (
+            "[10/Oct/2000:13:55:36 -0700] GET /x",
+            "[01/Jan/2024:00:00:01 +0000] GET /x",
+        ),
         ("Oct  3 13:55:36 host sshd: fail", "Jan 12 01:02:03 host sshd: fail"),
         ("at 13:55:36.123 boom", "at 01:02:03 boom"),
         (
@@ -103,7 +121,11 @@ fn markers_round_trip_and_reject_lookalikes() {
     assert!(sig.bytes().all(|b| b.is_ascii_hexdigit()));
     let body = format!("some log\n\n{}\n", marker(&sig));
     assert_eq!(parse_marker(&body), Some(sig.as_str()));
-    assert_eq!(parse_marker("gh-p2p-cache:signature=0123456789abcdef"), None, "not in a comment");
+    assert_eq!(
+        parse_marker("gh-p2p-cache:signature=0123456789abcdef"),
+        None,
+        "not in a comment"
+    );
     assert_eq!(parse_marker("<!-- gh-p2p-cache:signature=0123 -->"), None, "too short");
     assert_eq!(parse_marker(""), None);
 }
@@ -159,7 +181,9 @@ async fn bad_requests_are_usage_errors_before_any_call() {
         },
     ];
     for req in cases {
-        let err = heal::report_error(&tracker, &claims, &normalizer, &req).await.unwrap_err();
+        let err = heal::report_error(&tracker, &claims, &normalizer, &req)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ReportError::Usage(_)), "{req:?}: {err:?}");
         assert_eq!(err.exit_code(), 1);
     }

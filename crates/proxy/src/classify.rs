@@ -231,7 +231,10 @@ mod tests {
     fn no_cache_forces_revalidation() {
         let read = |name: &str, value: &str| {
             let mut h = HeaderMap::new();
-            h.insert(http::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+            h.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
             let ttls = TtlTable::new(Duration::from_secs(300));
             match classify(&Method::GET, "/repos/o/r/issues", None, &h, b"", &ttls) {
                 Class::Read(r) => r.force_revalidate,
