@@ -91,7 +91,7 @@ pub fn classify(
                         shareable_repo: repo.filter(|_| shareable),
                         indicators_cover,
                     }),
-                    force_revalidate: false,
+                    force_revalidate: no_cache(headers),
                 })
             }
             // A mutation may change anything GraphQL or REST can see.
@@ -119,7 +119,7 @@ pub fn classify(
             tags: read_tags(path),
             ttl,
             graphql: None,
-            force_revalidate: false,
+            force_revalidate: no_cache(headers),
         });
     }
     if method == Method::OPTIONS {
@@ -149,6 +149,25 @@ fn read_tags(path: &str) -> Vec<String> {
         return vec![TAG_SEARCH.to_owned()];
     }
     repo_of(path).into_iter().collect()
+}
+
+/// `Cache-Control: no-cache` (or `max-age=0`, or the old `Pragma: no-cache`): the client wants
+/// GitHub's word now. The read still goes through the cache: a conditional request (a free 304
+/// when nothing changed) that renews the entry.
+fn no_cache(headers: &HeaderMap) -> bool {
+    let directives = |name| {
+        headers
+            .get_all(name)
+            .into_iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|d| d.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+    };
+    directives(http::header::CACHE_CONTROL)
+        .iter()
+        .any(|d| d == "no-cache" || d == "max-age=0")
+        || directives(http::header::PRAGMA).iter().any(|d| d == "no-cache")
 }
 
 /// Endpoints whose answers carry credentials or are one-shot; never stored.
@@ -206,6 +225,29 @@ mod tests {
             &TtlTable::new(Duration::from_secs(300)),
         );
         assert!(matches!(c, Class::Read(r) if r.ttl == Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn no_cache_forces_revalidation() {
+        let read = |name: &str, value: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+            let ttls = TtlTable::new(Duration::from_secs(300));
+            match classify(&Method::GET, "/repos/o/r/issues", None, &h, b"", &ttls) {
+                Class::Read(r) => r.force_revalidate,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(read("cache-control", "no-cache"));
+        assert!(read("cache-control", "private, No-Cache"));
+        assert!(read("cache-control", "max-age=0"));
+        assert!(read("pragma", "no-cache"));
+        assert!(!read("cache-control", "max-age=60"));
+        assert!(!read("cache-control", "no-store-ish"));
+        assert!(matches!(class(Method::GET, "/repos/o/r", ""), Class::Read(r) if !r.force_revalidate));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use store::Store;
 
 const META_KEY: &str = "invalidations_v1";
@@ -11,6 +12,9 @@ const META_KEY: &str = "invalidations_v1";
 #[derive(Default)]
 pub struct Invalidations {
     by_tag: RwLock<HashMap<String, u64>>,
+    /// Bumped by every invalidation: reads coalesce only within one generation, so a read that
+    /// follows a write never joins an upstream fetch sent before it (read-your-writes).
+    generation: AtomicU64,
 }
 
 impl Invalidations {
@@ -21,7 +25,13 @@ impl Invalidations {
             .unwrap_or_default();
         Invalidations {
             by_tag: RwLock::new(map),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// How many invalidations this process has recorded.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// True if an entry with `tags`, fetched at `fetched_at_ms`, predates a write to any of them.
@@ -46,6 +56,7 @@ impl Invalidations {
             }
             serde_json::to_vec(&*map).expect("serialize invalidation map")
         };
+        self.generation.fetch_add(1, Ordering::AcqRel);
         store.meta_put(META_KEY, encoded);
     }
 }
@@ -60,7 +71,9 @@ mod tests {
         let inv = Invalidations::load(&store);
         let tags = |t: &[&str]| t.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(!inv.is_stale(&tags(&["o/r"]), 10));
+        assert_eq!(inv.generation(), 0);
         inv.invalidate(&store, &tags(&["o/r"]), 100);
+        assert_eq!(inv.generation(), 1);
         assert!(inv.is_stale(&tags(&["o/r"]), 100));
         assert!(inv.is_stale(&tags(&["graphql", "o/r"]), 100), "any tag counts");
         assert!(!inv.is_stale(&tags(&["o/r"]), 101));

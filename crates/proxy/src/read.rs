@@ -120,7 +120,9 @@ async fn read_unpartitioned(
     }
     let (outcome, ran) = state
         .coalescer
-        .run((spec.key.clone(), fp), || fetch(state, req, spec, fp, cached))
+        .run((spec.key.clone(), fp, state.invalidations.generation()), || {
+            fetch(state, req, spec, fp, cached)
+        })
         .await;
     let fetched = outcome?;
     let mode = match fetched.mode {
@@ -140,8 +142,10 @@ async fn fetch(
     fp: Fingerprint,
     cached: Option<Arc<StoredResponse>>,
 ) -> Outcome {
-    // A leader that finished just before we became one may have refreshed the entry.
-    if let Some(c) = state.store.get(spec.key.as_str()).await
+    // A leader that finished just before we became one may have refreshed the entry (unless
+    // the client asked for GitHub's word now).
+    if !spec.force_revalidate
+        && let Some(c) = state.store.get(spec.key.as_str()).await
         && state.fresh_for(&c, fp, state.clock.now_ms())
     {
         return Ok(Arc::new(Fetched {

@@ -33,7 +33,8 @@ pub struct State {
     pub(crate) clock: Clock,
     pub(crate) fingerprints: FingerprintKey,
     pub(crate) invalidations: Invalidations,
-    pub(crate) coalescer: Coalescer<(CacheKey, Fingerprint), Outcome>,
+    /// Keyed also by the invalidation generation (see `Invalidations::generation`).
+    pub(crate) coalescer: Coalescer<(CacheKey, Fingerprint, u64), Outcome>,
     pub(crate) governor: Governor,
     pub(crate) proofs: Proofs,
     pub(crate) etag_health: crate::etag_health::EtagHealth,
