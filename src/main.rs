@@ -5,6 +5,7 @@ mod admin;
 mod client;
 mod config_file;
 mod ipfs_cmd;
+mod report_error;
 mod serve;
 mod settings;
 mod snapshots;
@@ -55,6 +56,9 @@ enum Command {
     /// The long-lived node that keeps the fleet's shared cache: periodic snapshots, a trustless
     /// IPFS gateway for them, and publishing to kubo.
     SyncNode(sync_node::SyncNodeArgs),
+    /// File an issue for an error, once per error across the fleet (exit 0 reported, 1 bad
+    /// input, 2 GitHub refused, 3 GitHub or the daemon unreachable).
+    ReportError(report_error::ReportErrorArgs),
     /// The GitHub Action's steps (run by dist/main.js and dist/post.js).
     Action {
         #[arg(value_parser = ["main", "post"])]
@@ -69,7 +73,15 @@ fn main() -> ExitCode {
         eprintln!("error: {e:#}");
         return ExitCode::FAILURE;
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // report-error documents exit 1 for usage errors (2 means GitHub refused).
+        Err(e) if e.use_stderr() && args.iter().skip(1).any(|a| a == "report-error") => {
+            let _ = e.print();
+            return ExitCode::from(1);
+        }
+        Err(e) => e.exit(),
+    };
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -91,6 +103,13 @@ fn main() -> ExitCode {
             Command::Publish(args) => ipfs_cmd::publish(args).await,
             Command::Warm(args) => ipfs_cmd::warm(args).await,
             Command::SyncNode(args) => sync_node::run(args).await,
+            Command::ReportError(args) => {
+                let code = report_error::run(args).await;
+                if code != 0 {
+                    std::process::exit(code.into());
+                }
+                Ok(())
+            }
             Command::Action { step } => {
                 let exe =
                     std::env::current_exe().map_err(|e| anyhow::anyhow!("cannot find this binary's path: {e}"))?;

@@ -465,7 +465,10 @@ async fn publish_to_ipfs_and_warm_a_fresh_daemon_from_the_root_cid() {
     let r = run(&mut curl_api(&socket, TOKEN_BOB, "/repos/octo/hello/issues/2"))
         .await
         .to_ascii_lowercase();
-    assert!(r.contains("x-cache: peer"), "trusted, and from the shared snapshot: {r}");
+    assert!(
+        r.contains("x-cache: peer"),
+        "trusted, and from the shared snapshot: {r}"
+    );
     assert_eq!(sim.stats().total_requests, before, "served without an upstream call");
     child.kill().await.unwrap();
 }

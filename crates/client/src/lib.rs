@@ -43,8 +43,11 @@
 //! # }
 //! ```
 
+mod daemon_claims;
 mod route;
 mod tracker;
+
+pub use daemon_claims::DaemonClaims;
 
 pub use heal::{LocalClaims, ReportError, ReportOutcome, ReportRequest};
 pub use octocrab;
@@ -312,6 +315,23 @@ impl Client {
     /// through its claims board.
     pub async fn report_error(&self, req: &ReportRequest) -> Result<ReportOutcome, ReportError> {
         heal::report_error(self, self.claims.as_ref(), &self.normalizer, req).await
+    }
+
+    /// The daemon's claims board (shared with its peers through the sync-node), reached the way
+    /// this client reaches the daemon.
+    pub fn daemon_claims(&self) -> DaemonClaims {
+        DaemonClaims::new(self.cached.clone())
+    }
+
+    /// Whether requests go to a gh-p2p-cache daemon (its socket, or a loopback URL) rather than
+    /// to GitHub itself.
+    pub fn through_daemon(&self) -> bool {
+        match &self.route {
+            Route::Socket(_) => true,
+            Route::Url(url) => {
+                url.starts_with("http://127.") || url.starts_with("http://localhost") || url.starts_with("http://[::1]")
+            }
+        }
     }
 
     /// [`Client::report_error`] with another claims board (one shared with peers).

@@ -134,6 +134,21 @@ impl BlockSource for DiskBlocks {
         }
     }
 
+    fn get_many(&self, cids: &[Cid]) -> Vec<Option<Bytes>> {
+        let Some(disk) = self.store.disk() else {
+            return cids.iter().map(|_| None).collect();
+        };
+        let keys: Vec<Vec<u8>> = cids.iter().map(Cid::to_bytes).collect();
+        let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        match disk.get_blocks(&refs) {
+            Ok(found) => found.into_iter().map(|b| b.map(Bytes::from)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading blocks failed");
+                cids.iter().map(|_| None).collect()
+            }
+        }
+    }
+
     fn since(&self, ms: u64) -> Vec<Cid> {
         let Some(disk) = self.store.disk() else {
             return Vec::new();

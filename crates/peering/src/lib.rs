@@ -206,14 +206,10 @@ impl Link {
             let left = deadline.saturating_sub(started.elapsed());
             match tokio::time::timeout(left, self.node.snapshot_since(*peer, 0)).await {
                 Ok(Ok(outcome)) => {
+                    // The envelopes are not kept for serving on: the sync-node serves them.
                     let store = self.store.clone();
-                    let blocks = self.blocks.clone();
                     let report = tokio::task::spawn_blocking(move || {
-                        let mut entries = Vec::with_capacity(outcome.blocks.len());
-                        for b in outcome.blocks {
-                            blocks.insert(b.cid, b.envelope);
-                            entries.push(b.entry);
-                        }
+                        let entries = outcome.blocks.into_iter().map(|b| b.entry).collect();
                         share::store_received(&store, entries)
                     })
                     .await;

@@ -92,7 +92,7 @@ async fn serve_one(shared: &Arc<Shared>, mut send: SendStream, mut recv: RecvStr
         .await
         .map_err(|_| Serve::Transfer("request timed out".to_string()))??;
     let source = shared.source.clone();
-    let blocks = tokio::task::spawn_blocking(move || cids.iter().map(|c| source.get(c)).collect::<Vec<_>>())
+    let blocks = tokio::task::spawn_blocking(move || source.get_many(&cids))
         .await
         .map_err(|e| Serve::Transfer(format!("block source failed: {e}")))?;
     send_blocks(shared, &mut send, blocks).await.map_err(Serve::Transfer)

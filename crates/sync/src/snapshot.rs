@@ -61,10 +61,11 @@ impl ProtocolHandler for SnapshotHandler {
         };
         let source = shared.source.clone();
         let written = send_snapshot(send, shared.keys.key_id().to_string(), move || {
-            source
-                .since(since)
-                .into_iter()
-                .filter_map(|cid| source.get(&cid).map(|b| (cid, b)))
+            let cids = source.since(since);
+            let blocks = source.get_many(&cids);
+            cids.into_iter()
+                .zip(blocks)
+                .filter_map(|(cid, b)| b.map(|b| (cid, b)))
                 .filter(|(_, b)| b.len() <= entry::MAX_ENVELOPE_BYTES)
                 .collect()
         })

@@ -17,6 +17,11 @@ pub trait BlockSource: Send + Sync + 'static {
     fn get(&self, cid: &Cid) -> Option<Bytes>;
     /// CIDs of the envelopes stored (or updated) at or after `ms` (unix milliseconds).
     fn since(&self, ms: u64) -> Vec<Cid>;
+    /// The envelopes of `cids`, in order (`None` where not held). Override when one batched
+    /// read is cheaper than many (a disk store).
+    fn get_many(&self, cids: &[Cid]) -> Vec<Option<Bytes>> {
+        cids.iter().map(|c| self.get(c)).collect()
+    }
 }
 
 /// Where a node stores envelopes published to it (`PeerNode::publish` on the other side). Called
