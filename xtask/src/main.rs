@@ -4,10 +4,11 @@
 //! `cargo xtask bench` measures cache-hit latency and throughput of our daemon side by side with
 //! the simulator called directly and with nginx's `proxy_cache`, and the rate-limit units a
 //! "CI day" workload costs under four caching models, then writes the figures to
-//! `BENCHMARKS.md`, and times snapshot export and import (`--only hits|workload|snapshot|peers` runs one).
+//! `BENCHMARKS.md`, and times snapshot export and import (`--only hits|workload|snapshot|peers|heal` runs one).
 
 mod bench;
 mod fuzz;
+mod heal_bench;
 mod load;
 mod nginx;
 mod peers_bench;
@@ -53,7 +54,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub connections: u64,
     /// Which benchmarks to run; all by default.
-    #[arg(long, value_parser = ["hits", "workload", "snapshot", "peers"])]
+    #[arg(long, value_parser = ["hits", "workload", "snapshot", "peers", "heal"])]
     pub only: Option<String>,
     /// Markdown file whose benchmark sections are replaced [default: BENCHMARKS.md at the
     /// workspace root].
@@ -78,6 +79,9 @@ fn run_benches(args: &BenchArgs) -> anyhow::Result<()> {
     }
     if wanted("peers") {
         peers_bench::run(&out)?;
+    }
+    if wanted("heal") {
+        heal_bench::run(&out)?;
     }
     Ok(())
 }

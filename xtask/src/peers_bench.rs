@@ -154,7 +154,11 @@ async fn warm(keys: &Arc<Keys>) -> anyhow::Result<(f64, f64, f64, u64)> {
     // warm start (the same, and storing) for the table.
     let started = Instant::now();
     let outcome = runner.node().snapshot_since(node.id(), 0).await?;
-    anyhow::ensure!(outcome.blocks.len() == ENTRIES, "snapshot of {} blocks", outcome.blocks.len());
+    anyhow::ensure!(
+        outcome.blocks.len() == ENTRIES,
+        "snapshot of {} blocks",
+        outcome.blocks.len()
+    );
     drop(outcome);
     let transfer_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
