@@ -287,3 +287,42 @@ async fn a_wrong_secret_gets_nothing_and_a_sync_node_crash_loses_nothing_it_ackn
     assert!(stdout.starts_with("warmed 2 entries from sync-node"), "{stdout}");
     drop(node);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_peers_and_relays_unreachable_the_daemon_starts_and_serves_in_its_normal_time() {
+    let sim = sim().await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    // A ticket whose node is gone.
+    let node = SyncNode::start(dirs[0].path()).await;
+    let ticket = node.ticket.clone();
+    node.crash().await;
+
+    let started = std::time::Instant::now();
+    let d = Daemon::start_with(
+        &sim.base_url,
+        dirs[1].path(),
+        &[
+            "--peer",
+            &ticket,
+            "--relay",
+            "https://127.0.0.1:1",
+            "--peer-bind",
+            "127.0.0.1:0",
+        ],
+        &[("GH_P2P_CACHE_SECRET", SECRET), ("GH_P2P_CACHE_SCOPE", SCOPE)],
+    )
+    .await;
+    let ready = started.elapsed();
+    let asked = std::time::Instant::now();
+    assert_eq!(get(&d, TOKEN_ALICE, ISSUE).await, ("MISS".into(), 200));
+    let first = asked.elapsed();
+    assert!(ready < Duration::from_secs(5), "ready after {ready:?}");
+    assert!(first < Duration::from_secs(2), "first answer after {first:?}");
+    // The warm start from the missing node failed, and says so, while the daemon served.
+    let stats = wait_for(&d, "/_cache/stats", "the warm start gave up", |v| {
+        v["warm"].as_array().is_some_and(|w| !w.is_empty())
+    })
+    .await;
+    assert!(stats["warm"][0]["error"].is_string(), "{stats:#}");
+    d.stop().await;
+}

@@ -67,7 +67,21 @@ pub fn run(out: &std::path::Path) -> anyhow::Result<()> {
             max,
             verdict(p99 <= 50.0, format!("propagation p99 {p99:.2} ms, target ≤ 50 ms")),
             peer_secs / file_secs,
-            verdict(peer_secs <= 2.0, format!("warm start {peer_secs:.2} s, target ≤ 2 s")),
+            if peer_secs <= 2.0 {
+                verdict(true, format!("warm start {peer_secs:.2} s, target ≤ 2 s"))
+            } else {
+                verdict(
+                    false,
+                    format!(
+                        "warm start {peer_secs:.2} s, {:.0} % over the 2 s target. Why: the transfer alone \
+                         (every envelope's CID checked and opened, on one core) takes {transfer_secs:.2} s, \
+                         and storing 100k entries durably takes about what the local import takes \
+                         ({file_secs:.2} s), one after the other on 2 shared cores; the snapshot is received \
+                         whole before storing starts (streaming it into the store would overlap the two)",
+                        100.0 * (peer_secs / 2.0 - 1.0)
+                    ),
+                )
+            },
         );
         println!("\n{section}");
         crate::report::write(out, &section)?;

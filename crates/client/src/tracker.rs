@@ -51,6 +51,24 @@ impl IssueTracker for Client {
         Ok(items.into_iter().map(found).collect())
     }
 
+    async fn list_newest_open_issues(&self, repo: &RepoName, fresh: bool) -> Result<Vec<FoundIssue>, TrackerError> {
+        let items = self
+            .use_cache(!fresh)
+            .octocrab()
+            .issues(&repo.owner, &repo.name)
+            .list()
+            .state(params::State::Open)
+            .sort(params::issues::Sort::Created)
+            .direction(params::Direction::Descending)
+            .per_page(100u8)
+            .page(1u32)
+            .send()
+            .await
+            .map_err(|e| sort(e.into()))?
+            .items;
+        Ok(items.into_iter().map(found).collect())
+    }
+
     async fn create_issue(
         &self,
         repo: &RepoName,

@@ -16,8 +16,9 @@
 //!    [`MAX_LIST_PAGES`] pages.
 //! 4. Create the issue only when none was found: title, the end of the scrubbed log in a code
 //!    block, the marker.
-//! 5. Look again, past the cache: if an earlier open issue carries the same signature (another
-//!    reporter raced us), comment on ours with a link to it, close ours, and answer with the
+//! 5. Look again, past the cache, among the repository's newest open issues (one page, any
+//!    labels: GitHub drops labels a token may not set): if an earlier open issue carries the same
+//!    signature (another reporter raced us), comment on ours with a link to it, close ours, and answer with the
 //!    earlier one. Racing reporters therefore converge on the lowest-numbered issue.
 //! 6. Resolve the claim, so waiting reporters get the answer.
 //!

@@ -48,6 +48,13 @@ pub trait IssueTracker: Sync {
         page: u32,
         fresh: bool,
     ) -> impl Future<Output = Result<Vec<FoundIssue>, TrackerError>> + Send;
+    /// The repository's newest open issues (one page of up to 100, newest first, any labels):
+    /// what was filed while we were filing.
+    fn list_newest_open_issues(
+        &self,
+        repo: &RepoName,
+        fresh: bool,
+    ) -> impl Future<Output = Result<Vec<FoundIssue>, TrackerError>> + Send;
     fn create_issue(
         &self,
         repo: &RepoName,
@@ -130,7 +137,7 @@ async fn find_or_create<T: IssueTracker>(
         duplicate_closed,
         signature: req.signature.clone(),
     };
-    if let Some(existing) = find(tracker, req, false, Prefer::Search).await? {
+    if let Some(existing) = find(tracker, req, false).await? {
         tracing::debug!(number = existing.number, signature = %req.signature, "error already reported");
         if comment_on_duplicate {
             tracker
@@ -143,15 +150,11 @@ async fn find_or_create<T: IssueTracker>(
         .create_issue(&req.repo, &req.title, &req.issue_body(), &req.labels)
         .await?;
     tracing::info!(number = ours.number, signature = %req.signature, "reported a new error");
-    // Someone may have created the same issue meanwhile. Listing by label is consistent (search
-    // indexes with a delay), so prefer it when our issue really got the labels.
-    let labelled = !req.labels.is_empty()
-        && req
-            .labels
-            .iter()
-            .all(|l| ours.labels.iter().any(|o| o.eq_ignore_ascii_case(l)));
-    let prefer = if labelled { Prefer::List } else { Prefer::Search };
-    let Some(first) = find(tracker, req, true, prefer).await? else {
+    // Someone may have created the same issue meanwhile: it is among the newest open issues,
+    // whatever labels it got (GitHub drops labels a token may not set), and listing is
+    // consistent where search indexes with a delay. One read, past the cache.
+    let newest = tracker.list_newest_open_issues(&req.repo, true).await?;
+    let Some(first) = earliest(newest, &req.signature) else {
         return Ok(outcome(&ours, true, None));
     };
     if first.number >= ours.number {
@@ -173,32 +176,19 @@ async fn find_or_create<T: IssueTracker>(
     Ok(outcome(&first, false, Some(ours.number)))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Prefer {
-    Search,
-    List,
-}
-
 /// The earliest open issue of the repository whose marker carries the signature.
-async fn find<T: IssueTracker>(
-    tracker: &T,
-    req: &Checked,
-    fresh: bool,
-    prefer: Prefer,
-) -> Result<Option<FoundIssue>, ReportError> {
-    if prefer == Prefer::Search {
-        let query = format!(
-            "repo:{} is:issue is:open \"{MARKER_PREFIX}{}\" in:body",
-            req.repo, req.signature
-        );
-        match tracker.search_issues(&query, fresh).await {
-            Ok(found) => return Ok(earliest(found, &req.signature)),
-            // Bad credentials fail the listing as well; say so now.
-            Err(TrackerError::Refused { status: 401, message }) => {
-                return Err(ReportError::Refused { status: 401, message });
-            }
-            Err(e) => tracing::debug!(error = %e, "search unavailable; listing open issues instead"),
+async fn find<T: IssueTracker>(tracker: &T, req: &Checked, fresh: bool) -> Result<Option<FoundIssue>, ReportError> {
+    let query = format!(
+        "repo:{} is:issue is:open \"{MARKER_PREFIX}{}\" in:body",
+        req.repo, req.signature
+    );
+    match tracker.search_issues(&query, fresh).await {
+        Ok(found) => return Ok(earliest(found, &req.signature)),
+        // Bad credentials fail the listing as well; say so now.
+        Err(TrackerError::Refused { status: 401, message }) => {
+            return Err(ReportError::Refused { status: 401, message });
         }
+        Err(e) => tracing::debug!(error = %e, "search unavailable; listing open issues instead"),
     }
     let mut best: Option<FoundIssue> = None;
     for page in 1..=MAX_LIST_PAGES {

@@ -205,6 +205,13 @@ impl heal::IssueTracker for NoCalls {
     ) -> Result<Vec<heal::FoundIssue>, heal::TrackerError> {
         panic!("no call expected")
     }
+    async fn list_newest_open_issues(
+        &self,
+        _: &heal::RepoName,
+        _: bool,
+    ) -> Result<Vec<heal::FoundIssue>, heal::TrackerError> {
+        panic!("no call expected")
+    }
     async fn create_issue(
         &self,
         _: &heal::RepoName,
