@@ -62,15 +62,6 @@ pub struct Outcome {
 const REPO: &str = "octo/hello";
 const TOKENS: [&str; 3] = [ghsim::TOKEN_ALICE, ghsim::TOKEN_BOB, ghsim::TOKEN_CAROL];
 
-fn loopback(tickets: Vec<String>) -> PeerArgs {
-    PeerArgs {
-        peers: tickets,
-        relay: Some("disabled".into()),
-        mdns: false,
-        peer_bind: Some("127.0.0.1:0".parse().expect("address")),
-    }
-}
-
 /// One occurrence of error `e`: the same error each time, with the noise a real log has.
 fn occurrence(runner: usize, n: usize, e: usize) -> ReportRequest {
     let log = format!(
@@ -116,7 +107,7 @@ async fn daemon(
     let claims = Arc::new(peering::claims::DaemonClaims::new());
     state.attach_claims(claims.clone());
     let link = Link::start(
-        &loopback(vec![ticket.to_owned()]),
+        &PeerArgs::loopback(vec![ticket.to_owned()]),
         keys.clone(),
         store,
         Duration::from_secs(10),
@@ -159,7 +150,7 @@ pub async fn run(fleet: Fleet) -> anyhow::Result<Outcome> {
         let node_dir = dir.path().join("sync-node");
         let node_store = Arc::new(Store::open(&node_dir, 64 << 20, u64::MAX)?);
         let (node, _blocks) =
-            peering::sync_role::start(&loopback(Vec::new()), keys.clone(), node_store, &node_dir).await?;
+            peering::sync_role::start(&PeerArgs::loopback(Vec::new()), keys.clone(), node_store, &node_dir).await?;
         let ticket = node.ticket();
         for i in 0..fleet.runners {
             daemons.push(daemon(&sim, dir.path(), i, &keys, &ticket).await?);

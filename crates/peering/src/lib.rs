@@ -71,6 +71,16 @@ impl PeerArgs {
         self.mdns || std::env::var("GH_P2P_CACHE_MDNS").is_ok_and(|v| v == "1" || v == "true")
     }
 
+    /// Loopback only, relays off: for tests and benchmarks on one machine.
+    pub fn loopback(tickets: Vec<String>) -> Self {
+        PeerArgs {
+            peers: tickets,
+            relay: Some("disabled".into()),
+            mdns: false,
+            peer_bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        }
+    }
+
     /// Whether anything asks for peers (tickets or mDNS).
     pub fn wanted(&self) -> bool {
         !self.tickets().is_empty() || self.mdns()
@@ -149,6 +159,8 @@ struct Counters {
 
 /// Largest number of key hints remembered from announcements.
 const MAX_HINTS: usize = 500_000;
+/// How long a new answer's announcement waits for the link's first gossip neighbour.
+const JOIN_GRACE: Duration = Duration::from_secs(3);
 /// New answers waiting to be sealed; beyond this they are not shared (counted).
 const SEAL_QUEUE: usize = 8192;
 
@@ -430,6 +442,11 @@ async fn seal_and_announce(
             items.push(Announced { cid: s.cid, hint });
         }
         link.counters.sealed.fetch_add(items.len() as u64, Relaxed);
+        // Gossip keeps no history: an announcement made before the topic has a neighbour is
+        // lost. Give a fresh link a moment to join (this is a background task; nothing waits).
+        if link.node.neighbor_count() == 0 && !link.sync_nodes.is_empty() {
+            let _ = tokio::time::timeout(JOIN_GRACE, link.node.wait_for_neighbors(1)).await;
+        }
         match link.node.announce(&items).await {
             Ok(_) => {
                 link.counters.announced.fetch_add(items.len() as u64, Relaxed);
