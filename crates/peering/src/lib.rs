@@ -214,32 +214,44 @@ impl Link {
     pub async fn warm(&self, deadline: Duration) -> proxy::WarmSource {
         let started = Instant::now();
         let mut errors = Vec::new();
+        let mut loaded = 0;
         for peer in &self.sync_nodes {
             let left = deadline.saturating_sub(started.elapsed());
-            match tokio::time::timeout(left, self.node.snapshot_since(*peer, 0)).await {
-                Ok(Ok(outcome)) => {
-                    // The envelopes are not kept for serving on: the sync-node serves them.
-                    let store = self.store.clone();
-                    let report = tokio::task::spawn_blocking(move || {
-                        let entries = outcome.blocks.into_iter().map(|b| b.entry).collect();
-                        share::store_received(&store, entries)
-                    })
-                    .await;
-                    let entries = report.map(|r| r.imported).unwrap_or(0);
+            // Stored while the snapshot still arrives: each batch handed over is verified.
+            // The envelopes are not kept for serving on: the sync-node serves them.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<sync::Verified>>(4);
+            let store = self.store.clone();
+            let storing = tokio::task::spawn_blocking(move || {
+                rx.into_iter()
+                    .map(|batch| share::store_received(&store, batch.into_iter().map(|b| b.entry).collect()).imported)
+                    .sum::<u64>()
+            });
+            let received = tokio::time::timeout(left, self.node.snapshot_since_into(*peer, 0, tx)).await;
+            let entries = storing.await.unwrap_or(0);
+            let error = match received {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(format!("{}: {e}", peer.fmt_short())),
+                Err(_) => Some(format!("{}: no snapshot within {deadline:?}", peer.fmt_short())),
+            };
+            match error {
+                None => {
                     return proxy::WarmSource {
                         source: format!("sync-node {}", peer.fmt_short()),
-                        entries,
+                        entries: loaded + entries,
                         millis: started.elapsed().as_millis() as u64,
                         error: None,
                     };
                 }
-                Ok(Err(e)) => errors.push(format!("{}: {e}", peer.fmt_short())),
-                Err(_) => errors.push(format!("{}: no snapshot within {deadline:?}", peer.fmt_short())),
+                Some(e) if entries > 0 => {
+                    loaded += entries;
+                    errors.push(format!("{e} ({entries} entries loaded before it)"));
+                }
+                Some(e) => errors.push(e),
             }
         }
         proxy::WarmSource {
             source: "peers".into(),
-            entries: 0,
+            entries: loaded,
             millis: started.elapsed().as_millis() as u64,
             error: Some(if errors.is_empty() {
                 "no sync-node given".into()

@@ -450,7 +450,23 @@ impl PeerNode {
         let shared = &self.shared;
         shared.ensure_authenticated(peer).await?;
         let conn = shared.connect(peer, SNAPSHOT_ALPN).await?;
-        snapshot_from(shared, conn, since_ms).await
+        snapshot_from(shared, conn, since_ms, None).await
+    }
+
+    /// [`PeerNode::snapshot_since`], handing the checked envelopes to `batches` as they arrive
+    /// (in batches of [`crate::snapshot::BATCH`]) so the caller can store them meanwhile. Each
+    /// handed-over envelope is verified; a later bad block still fails the call and costs the
+    /// peer, but what was handed over stays valid.
+    pub async fn snapshot_since_into(
+        &self,
+        peer: EndpointId,
+        since_ms: u64,
+        batches: crate::snapshot::BlockBatches,
+    ) -> Result<SnapshotOutcome, SyncError> {
+        let shared = &self.shared;
+        shared.ensure_authenticated(peer).await?;
+        let conn = shared.connect(peer, SNAPSHOT_ALPN).await?;
+        snapshot_from(shared, conn, since_ms, Some(batches)).await
     }
 
     /// Pushes `blocks` (envelopes under their own CIDs; repeats are sent once) to `peer` and

@@ -10,7 +10,9 @@
 //! `ipfs::read_snapshot` on blocking threads, joined to the QUIC stream by channel pumps
 //! (`pipe`). The reader checks every
 //! block's hash; this side checks the CID again and opens each envelope. Any failure rejects the
-//! whole snapshot and the server is disconnected and counted as a bad peer.
+//! whole snapshot and the server is disconnected and counted as a bad peer. With
+//! `PeerNode::snapshot_since_into` the checked envelopes are handed over in batches while the
+//! rest still arrives (warm start stores them meanwhile); those already handed over stay valid.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -31,7 +33,10 @@ use crate::node::Shared;
 /// What a snapshot brought back: every envelope verified and opened.
 #[derive(Debug, Default)]
 pub struct SnapshotOutcome {
+    /// Every envelope, unless they were handed over in batches as they arrived (then empty).
     pub blocks: Vec<Verified>,
+    /// Envelopes received, checked and opened.
+    pub received: u64,
     /// The manifest's creation time (server clock, unix ms): ask for `since = created_ms` next.
     pub created_ms: u64,
 }
@@ -134,6 +139,7 @@ pub(crate) async fn snapshot_from(
     shared: &Arc<Shared>,
     conn: Connection,
     since_ms: u64,
+    batches: Option<BlockBatches>,
 ) -> Result<SnapshotOutcome, SyncError> {
     let peer = conn.remote_id();
     // The server may refuse (busy) before our request is out: say so rather than "broken".
@@ -141,7 +147,7 @@ pub(crate) async fn snapshot_from(
     let (mut send, recv) = conn.open_bi().await.map_err(|e| failed(e.to_string()))?;
     send.write_u64(since_ms).await.map_err(|e| failed(e.to_string()))?;
     send.finish().map_err(|e| failed(e.to_string()))?;
-    let outcome = receive_snapshot(shared, &conn, recv).await;
+    let outcome = receive_snapshot_into(shared, &conn, recv, batches).await;
     if outcome.is_ok() {
         crate::frame::close_conn(&conn, crate::close::DONE, "ok");
     }
@@ -155,12 +161,21 @@ pub(crate) async fn receive_snapshot(
     conn: &Connection,
     recv: RecvStream,
 ) -> Result<SnapshotOutcome, SyncError> {
+    receive_snapshot_into(shared, conn, recv, None).await
+}
+
+async fn receive_snapshot_into(
+    shared: &Arc<Shared>,
+    conn: &Connection,
+    recv: RecvStream,
+    batches: Option<BlockBatches>,
+) -> Result<SnapshotOutcome, SyncError> {
     let peer = conn.remote_id();
     let (input, pump) = crate::pipe::reader(recv, shared.max_snapshot_bytes);
     let worker = {
         let shared = shared.clone();
         let conn = conn.clone();
-        tokio::task::spawn_blocking(move || read_all(&shared, &conn, input))
+        tokio::task::spawn_blocking(move || read_all(&shared, &conn, input, batches))
     };
     let outcome = match tokio::time::timeout(shared.snapshot_timeout, worker).await {
         Ok(Ok(result)) => result,
@@ -193,7 +208,18 @@ fn is_transfer_failure(e: &SnapshotError) -> bool {
     )
 }
 
-fn read_all<R: std::io::Read>(shared: &Shared, conn: &Connection, input: R) -> Result<SnapshotOutcome, SyncError> {
+/// Verified blocks handed over in batches while a snapshot is still arriving.
+pub type BlockBatches = std::sync::mpsc::SyncSender<Vec<Verified>>;
+
+/// Blocks per batch handed to a [`BlockBatches`] receiver.
+pub const BATCH: usize = 1024;
+
+fn read_all<R: std::io::Read>(
+    shared: &Shared,
+    conn: &Connection,
+    input: R,
+    batches: Option<BlockBatches>,
+) -> Result<SnapshotOutcome, SyncError> {
     let peer = conn.remote_id();
     let fail = |e: SnapshotError| {
         if is_transfer_failure(&e) {
@@ -218,16 +244,35 @@ fn read_all<R: std::io::Read>(shared: &Shared, conn: &Connection, input: R) -> R
     let bad = |reason: String| bad_peer(shared, conn, SyncError::Protocol { peer, reason });
     let (manifest, mut envelopes) = ipfs::read_snapshot(input).map_err(fail)?;
     let mut outcome = SnapshotOutcome {
-        blocks: Vec::with_capacity(manifest.entries.len()),
+        blocks: Vec::with_capacity(if batches.is_some() {
+            BATCH
+        } else {
+            manifest.entries.len()
+        }),
+        received: 0,
         created_ms: manifest.created_ms,
     };
+    let mut count = 0u64;
     for item in envelopes.by_ref() {
         let envelope = item.map_err(fail)?;
         outcome.blocks.push(check(shared, conn, &envelope.cid, envelope.data)?);
+        count += 1;
+        if let Some(tx) = &batches
+            && outcome.blocks.len() >= BATCH
+        {
+            // A receiver that went away only stops the handing over, not the checking.
+            let _ = tx.send(std::mem::take(&mut outcome.blocks));
+        }
     }
     let missing = envelopes.missing().count();
     if missing > 0 {
         return Err(bad(format!("{missing} envelopes listed in the manifest never came")));
     }
+    if let Some(tx) = &batches
+        && !outcome.blocks.is_empty()
+    {
+        let _ = tx.send(std::mem::take(&mut outcome.blocks));
+    }
+    outcome.received = count;
     Ok(outcome)
 }

@@ -347,3 +347,29 @@ async fn tickets_and_persistent_identities() {
     .await
     .expect("test timed out");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_can_be_handed_over_in_batches_as_it_arrives() {
+    tokio::time::timeout(LIMIT, async {
+        let secret = keys("fleet secret");
+        let lookup = MemoryLookup::new();
+        let n = sync::snapshot::BATCH * 2 + 7;
+        let (source, sealed) = filled(&secret, n);
+        let a = node(secret.clone(), source, &lookup, &[]).await;
+        let b = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[]).await;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let counting = std::thread::spawn(move || {
+            rx.into_iter()
+                .map(|batch: Vec<sync::Verified>| batch.len())
+                .collect::<Vec<_>>()
+        });
+        let outcome = b.snapshot_since_into(a.id(), 0, tx).await.unwrap();
+        let sizes = counting.join().unwrap();
+        assert_eq!(sizes, vec![sync::snapshot::BATCH, sync::snapshot::BATCH, 7]);
+        assert_eq!(outcome.received, n as u64);
+        assert!(outcome.blocks.is_empty(), "all handed over");
+        assert_eq!(sealed.len(), n);
+    })
+    .await
+    .expect("test timed out");
+}
