@@ -122,7 +122,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         state.on_finish(publish_hook(api).await?);
     }
     // Peers join in the background: the daemon serves at once, with or without them.
-    let secret = crate::snapshots::secret_from(None, false).ok();
+    // Peers asked for: a secret that is given but unusable fails here, like a bad ticket; none
+    // at all turns sharing off (and /_cache/peers says so).
+    let secret_given =
+        std::env::var_os("GH_P2P_CACHE_SECRET").is_some() || std::env::var_os("GH_P2P_CACHE_SECRET_FILE").is_some();
+    let secret = match crate::snapshots::secret_from(None, false) {
+        Ok(s) => Some(s),
+        Err(e) if secret_given && args.peers.wanted() => return Err(e.context("peer sharing needs a usable secret")),
+        Err(_) => None,
+    };
     let scope = crate::snapshots::scope_from(None);
     // The claim board for `report-error`: local, then backed by the sync-node once peers are up.
     let claims = Arc::new(peering::claims::DaemonClaims::new());

@@ -236,6 +236,15 @@ async fn a_wrong_secret_gets_nothing_and_a_sync_node_crash_loses_nothing_it_ackn
 
     // A stranger with another secret: the handshake fails, it gets nothing, it gives nothing.
     let stranger = runner(&sim, dirs[2].path(), &node.ticket, "not the fleet's secret").await;
+    // Its attempts are over (the warm start from the sync-node failed at the handshake) before
+    // anything is asserted.
+    let stats = wait_for(&stranger, "/_cache/stats", "the stranger's warm start ended", |v| {
+        v["warm"].as_array().is_some_and(|w| !w.is_empty())
+    })
+    .await;
+    let warm = &stats["warm"][0];
+    assert_eq!(warm["entries"], 0, "{warm:#}");
+    assert!(warm["error"].as_str().unwrap().contains("handshake"), "{warm:#}");
     let peers = control(&stranger, "GET", "/_cache/peers").await;
     assert_eq!(peers["peers"].as_array().map(Vec::len), Some(0), "{peers:#}");
     let upstream = sim.stats().count(ISSUE_ROUTE);

@@ -8,6 +8,14 @@ use proxy::{ClaimFuture, ClaimReply, ClaimRequest, ClaimService};
 use std::sync::{Arc, OnceLock};
 use sync::{ClaimAnswer, ClaimBoard, ClaimOp};
 
+/// The longest a claim waits for the sync-node's board.
+const REMOTE_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+enum OwnedOp {
+    Resolve { number: u64, url: String },
+    Abandon,
+}
+
 #[derive(Default)]
 pub struct DaemonClaims {
     local: ClaimBoard<String>,
@@ -24,8 +32,28 @@ impl DaemonClaims {
         let _ = self.link.set(link);
     }
 
+    /// The sync-node's answer, or `None` when there is none or it does not answer within
+    /// [`REMOTE_LIMIT`] (the reporter then goes ahead; its duplicate check covers it).
     async fn remote(&self, key: &str, op: ClaimOp<'_>) -> Option<ClaimAnswer> {
-        self.link.get()?.claim(key, op).await
+        let link = self.link.get()?;
+        tokio::time::timeout(REMOTE_LIMIT, link.claim(key, op))
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Tells the sync-node without making the caller wait.
+    fn remote_in_background(&self, key: String, op: OwnedOp) {
+        let Some(link) = self.link.get().cloned() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let op = match &op {
+                OwnedOp::Resolve { number, url } => ClaimOp::Resolve { number: *number, url },
+                OwnedOp::Abandon => ClaimOp::Abandon,
+            };
+            let _ = tokio::time::timeout(REMOTE_LIMIT * 5, link.claim(&key, op)).await;
+        });
     }
 }
 
@@ -61,12 +89,20 @@ impl ClaimService for DaemonClaims {
                 },
                 ClaimRequest::Resolve { key, number, url } => {
                     self.local.resolve(&key, number, &url);
-                    let _ = self.remote(&key, ClaimOp::Resolve { number, url: &url }).await;
+                    self.remote_in_background(
+                        key,
+                        OwnedOp::Resolve {
+                            number,
+                            url: url.clone(),
+                        },
+                    );
                     ClaimReply::Known { number, url }
                 }
                 ClaimRequest::Abandon { key, holder } => {
-                    self.local.abandon(&holder, &key);
-                    let _ = self.remote(&key, ClaimOp::Abandon).await;
+                    // Only the local holder's claim is this runner's claim at the sync-node.
+                    if self.local.abandon(&holder, &key) {
+                        self.remote_in_background(key, OwnedOp::Abandon);
+                    }
                     ClaimReply::Pending
                 }
             }
@@ -90,6 +126,14 @@ mod tests {
         let board = DaemonClaims::new();
         assert_eq!(board.call(claim("o/r#s", "a")).await, ClaimReply::Mine);
         assert_eq!(board.call(claim("o/r#s", "b")).await, ClaimReply::Pending);
+        // Someone who never held it cannot give it up.
+        board
+            .call(ClaimRequest::Abandon {
+                key: "o/r#s".into(),
+                holder: "b".into(),
+            })
+            .await;
+        assert_eq!(board.call(claim("o/r#s", "c")).await, ClaimReply::Pending);
         let known = board
             .call(ClaimRequest::Resolve {
                 key: "o/r#s".into(),

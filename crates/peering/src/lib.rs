@@ -20,7 +20,6 @@ pub mod sync_role;
 
 use anyhow::Context;
 use blocks::RunnerBlocks;
-use bytes::Bytes;
 use clap::Args;
 use entry::{Cid, Keys, StoredResponse};
 use std::collections::HashMap;
@@ -151,6 +150,7 @@ struct Counters {
     sealed: AtomicU64,
     announced: AtomicU64,
     prefetched: AtomicU64,
+    prefetch_skipped: AtomicU64,
     looked_up: AtomicU64,
     found: AtomicU64,
     published: AtomicU64,
@@ -159,6 +159,8 @@ struct Counters {
 
 /// Largest number of key hints remembered from announcements.
 const MAX_HINTS: usize = 500_000;
+/// Announced batches fetched at once in the background.
+const PREFETCH_CONCURRENCY: usize = 4;
 /// How long a new answer's announcement waits for the link's first gossip neighbour.
 const JOIN_GRACE: Duration = Duration::from_secs(3);
 /// New answers waiting to be sealed; beyond this they are not shared (counted).
@@ -171,7 +173,12 @@ pub struct Link {
     blocks: Arc<RunnerBlocks>,
     sync_nodes: Vec<iroh::EndpointId>,
     hints: Mutex<HashMap<u64, (iroh::EndpointId, Cid)>>,
-    unpublished: Mutex<Vec<Cid>>,
+    /// Sealed here and not yet acknowledged by a sync-node: CID and cache key (to seal again
+    /// if the envelope was evicted from memory meanwhile).
+    unpublished: Mutex<Vec<(Cid, String)>>,
+    keys: Arc<Keys>,
+    /// Whether the first announcement already waited for a gossip neighbour.
+    joined_once: std::sync::atomic::AtomicBool,
     to_seal: mpsc::Sender<(String, Arc<StoredResponse>)>,
     counters: Counters,
     publish_deadline: Duration,
@@ -196,6 +203,8 @@ impl Link {
             sync_nodes: bootstrap.iter().map(|a| a.id).collect(),
             hints: Mutex::new(HashMap::new()),
             unpublished: Mutex::new(Vec::new()),
+            keys: keys.clone(),
+            joined_once: std::sync::atomic::AtomicBool::new(false),
             to_seal,
             counters: Counters::default(),
             publish_deadline,
@@ -267,11 +276,32 @@ impl Link {
         if self.sync_nodes.is_empty() {
             return Err("no sync-node given (--peer)".into());
         }
-        let cids: Vec<Cid> = self.unpublished.lock().expect("unpublished lock").clone();
-        let envelopes: Vec<(Cid, Bytes)> = cids
-            .iter()
-            .filter_map(|c| sync::BlockSource::get(&*self.blocks, c).map(|b| (*c, b)))
-            .collect();
+        let pending: Vec<(Cid, String)> = self.unpublished.lock().expect("unpublished lock").clone();
+        let taken = pending.len();
+        // Envelopes evicted from memory since they were sealed are sealed again from the store.
+        let (blocks, store, keys) = (self.blocks.clone(), self.store.clone(), self.keys.clone());
+        let (envelopes, gone) = tokio::task::spawn_blocking(move || {
+            let scrubber = entry::Scrubber::new(&[]).ok();
+            let mut gone = 0u64;
+            let mut out = Vec::with_capacity(pending.len());
+            for (cid, key) in pending {
+                if let Some(b) = sync::BlockSource::get(&*blocks, &cid) {
+                    out.push((cid, b));
+                    continue;
+                }
+                let resealed = scrubber
+                    .as_ref()
+                    .zip(store.get_blocking(&key))
+                    .and_then(|(scrubber, entry)| share::seal_entry(&keys, scrubber, key, (*entry).clone()).ok());
+                match resealed {
+                    Some(s) => out.push((s.cid, s.envelope)),
+                    None => gone += 1,
+                }
+            }
+            (out, gone)
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let mut lines = Vec::new();
         let mut failed = Vec::new();
         for peer in &self.sync_nodes {
@@ -288,11 +318,12 @@ impl Link {
         if lines.is_empty() {
             return Err(failed.join("; "));
         }
-        self.unpublished
-            .lock()
-            .expect("unpublished lock")
-            .retain(|c| !cids.contains(c));
+        // Only appends happened meanwhile: what was taken is the front of the list.
+        self.unpublished.lock().expect("unpublished lock").drain(..taken);
         self.counters.published.fetch_add(envelopes.len() as u64, Relaxed);
+        if gone > 0 {
+            lines.push(format!("{gone} entries left the store before they could be published"));
+        }
         lines.extend(failed);
         Ok(lines.join("; "))
     }
@@ -369,8 +400,34 @@ impl proxy::Peers for Link {
             let hint = sync::key_hint(key);
             let (origin, cid) = *self.hints.lock().expect("hints lock").get(&hint)?;
             self.counters.looked_up.fetch_add(1, Relaxed);
-            let got = self.fetch_and_store(origin, &[cid]).await;
-            let found = got.into_iter().find(|(k, _)| k == key).map(|(_, r)| r);
+            // The origin and the sync-nodes at once, first verified answer wins: a runner behind
+            // NAT must not use up the deadline before the sync-node is asked.
+            let mut asks: futures_util::stream::FuturesUnordered<_> = std::iter::once(origin)
+                .chain(self.sync_nodes.iter().copied().filter(|n| *n != origin))
+                .map(|peer| async move { self.node.fetch(peer, &[cid]).await })
+                .collect();
+            let mut block = None;
+            while let Some(answer) = futures_util::StreamExt::next(&mut asks).await {
+                if let Ok(outcome) = answer
+                    && let Some(b) = outcome.blocks.into_iter().next()
+                {
+                    block = Some(b);
+                    break;
+                }
+            }
+            drop(asks);
+            let b = block?;
+            self.blocks.insert(b.cid, b.envelope.clone());
+            let store = self.store.clone();
+            let stored = b.entry.clone();
+            let _ = tokio::task::spawn_blocking(move || share::store_received(&store, vec![stored])).await;
+            let now = blocks::now_ms();
+            let found = (b.entry.key == key).then(|| {
+                let mut r = b.entry.response;
+                // Another machine's clock: never fresher than now here.
+                r.fetched_at_ms = r.fetched_at_ms.min(now);
+                r
+            });
             if found.is_some() {
                 self.counters.found.fetch_add(1, Relaxed);
             }
@@ -392,6 +449,7 @@ impl proxy::Peers for Link {
             "sealed": c(&self.counters.sealed),
             "announced": c(&self.counters.announced),
             "prefetched": c(&self.counters.prefetched),
+            "prefetch_skipped": c(&self.counters.prefetch_skipped),
             "looked_up": c(&self.counters.looked_up),
             "found_at_peers": c(&self.counters.found),
             "published": c(&self.counters.published),
@@ -438,9 +496,9 @@ async fn seal_and_announce(
                 .into_iter()
                 .filter_map(|(key, entry)| {
                     let hint = sync::key_hint(&key);
-                    share::seal_entry(&keys, &scrubber, key, (*entry).clone())
+                    share::seal_entry(&keys, &scrubber, key.clone(), (*entry).clone())
                         .ok()
-                        .map(|s| (hint, s))
+                        .map(|s| (hint, key, s))
                 })
                 .collect::<Vec<_>>()
         })
@@ -448,15 +506,16 @@ async fn seal_and_announce(
         .unwrap_or_default();
         let Some(link) = link.upgrade() else { return };
         let mut items = Vec::with_capacity(sealed.len());
-        for (hint, s) in sealed {
+        for (hint, key, s) in sealed {
             link.blocks.insert(s.cid, s.envelope);
-            link.unpublished.lock().expect("unpublished lock").push(s.cid);
+            link.unpublished.lock().expect("unpublished lock").push((s.cid, key));
             items.push(Announced { cid: s.cid, hint });
         }
         link.counters.sealed.fetch_add(items.len() as u64, Relaxed);
         // Gossip keeps no history: an announcement made before the topic has a neighbour is
         // lost. Give a fresh link a moment to join (this is a background task; nothing waits).
-        if link.node.neighbor_count() == 0 && !link.sync_nodes.is_empty() {
+        // Once per link: with the sync-node down, later batches must not wait each time.
+        if link.node.neighbor_count() == 0 && !link.sync_nodes.is_empty() && !link.joined_once.swap(true, Relaxed) {
             let _ = tokio::time::timeout(JOIN_GRACE, link.node.wait_for_neighbors(1)).await;
         }
         match link.node.announce(&items).await {
@@ -470,6 +529,7 @@ async fn seal_and_announce(
 
 /// Remembers what peers announce and fetches it in the background.
 async fn follow_announcements(link: std::sync::Weak<Link>) {
+    let prefetching = Arc::new(tokio::sync::Semaphore::new(PREFETCH_CONCURRENCY));
     let mut rx = match link.upgrade() {
         Some(l) => l.node.subscribe(),
         None => return,
@@ -484,6 +544,7 @@ async fn follow_announcements(link: std::sync::Weak<Link>) {
             Err(_) => return,
         };
         let Some(link) = link.upgrade() else { return };
+        // Hints first, at once: a miss can use them while the fetches below run.
         link.remember(announcement.origin, &announcement.items);
         let wanted: Vec<Cid> = announcement
             .items
@@ -494,8 +555,18 @@ async fn follow_announcements(link: std::sync::Weak<Link>) {
         if wanted.is_empty() {
             continue;
         }
-        let got = link.fetch_and_store(announcement.origin, &wanted).await;
-        link.counters.prefetched.fetch_add(got.len() as u64, Relaxed);
+        // Fetched beside the loop, a few at a time: an unreachable origin must not hold up the
+        // announcements behind it (they would be lost once the subscription lags). With every
+        // slot busy this batch is not prefetched; its hints let a miss fetch it.
+        let Ok(permit) = prefetching.clone().try_acquire_owned() else {
+            link.counters.prefetch_skipped.fetch_add(wanted.len() as u64, Relaxed);
+            continue;
+        };
+        tokio::spawn(async move {
+            let got = link.fetch_and_store(announcement.origin, &wanted).await;
+            link.counters.prefetched.fetch_add(got.len() as u64, Relaxed);
+            drop(permit);
+        });
     }
 }
 

@@ -162,7 +162,9 @@ async fn fetch(
     {
         let received = Arc::new(received);
         state.store.put(spec.key.as_str(), received.clone());
-        if state.fresh_for(&received, fp, state.clock.now_ms()) {
+        // A client asking for a fresh answer (no-cache) gets the peer's copy only once GitHub
+        // confirms it, whatever the policy.
+        if !spec.force_revalidate && state.fresh_for(&received, fp, state.clock.now_ms()) {
             return Ok(Arc::new(Fetched {
                 entry: received,
                 mode: Mode::Peer,

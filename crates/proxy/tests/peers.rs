@@ -61,6 +61,18 @@ async fn entry_from_another_runner(sim: &ghsim::SimHandle, path: &str, token: &s
     (key, entry)
 }
 
+/// A proxy under the trust policy whose peers hold what Alice fetched at `path` elsewhere.
+async fn trusting_proxy_whose_peers_hold(sim: &ghsim::SimHandle, path: &str, dir: &std::path::Path) -> Proxy {
+    let (key, entry) = entry_from_another_runner(sim, path, TOKEN_ALICE).await;
+    let peers = Arc::new(FakePeers::default());
+    peers.held.lock().unwrap().insert(key, entry);
+    let mut cfg = config(sim);
+    cfg.policy = SharePolicy::Trust;
+    let p = Proxy::start_with(cfg, Store::memory_only(1 << 24), dir).await;
+    p.state.attach_peers(peers);
+    p
+}
+
 #[tokio::test]
 async fn a_miss_served_from_a_peer_costs_no_rate_limit_and_is_then_a_hit() {
     let sim = sim().await;
@@ -112,18 +124,34 @@ async fn a_miss_served_from_a_peer_costs_no_rate_limit_and_is_then_a_hit() {
 #[tokio::test]
 async fn under_the_trust_policy_a_peer_entry_is_served_without_asking_github() {
     let sim = sim().await;
-    let (key, entry) = entry_from_another_runner(&sim, "/repos/octo/hello", TOKEN_ALICE).await;
-    let peers = Arc::new(FakePeers::default());
-    peers.held.lock().unwrap().insert(key, entry);
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(&sim);
-    cfg.policy = SharePolicy::Trust;
-    let b = Proxy::start_with(cfg, Store::memory_only(1 << 24), dir.path()).await;
-    b.state.attach_peers(peers);
+    let b = trusting_proxy_whose_peers_hold(&sim, "/repos/octo/hello", dir.path()).await;
     let before = sim.stats().total_requests;
     let r = send(Via::Unix(&b.socket), Req::get("/repos/octo/hello").token(TOKEN_BOB)).await;
     assert_eq!(r.x_cache(), "PEER");
     assert_eq!(sim.stats().total_requests, before, "no upstream call at all");
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_no_cache_read_gets_a_peer_entry_only_once_github_confirms_it_even_under_trust() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = trusting_proxy_whose_peers_hold(&sim, "/repos/octo/hello/issues/1", dir.path()).await;
+    let before = sim.stats().count("GET /repos/{owner}/{repo}/issues/{number}");
+    let r = send(
+        Via::Unix(&b.socket),
+        Req::get("/repos/octo/hello/issues/1")
+            .token(TOKEN_BOB)
+            .header("cache-control", "no-cache"),
+    )
+    .await;
+    assert_eq!(r.x_cache(), "PEER");
+    assert_eq!(
+        sim.stats().count("GET /repos/{owner}/{repo}/issues/{number}"),
+        before + 1,
+        "confirmed upstream (a free 304)"
+    );
     b.stop().await;
 }
 

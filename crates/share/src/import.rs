@@ -122,6 +122,15 @@ pub fn store_received(store: &Store, entries: Vec<SharedEntry>) -> ImportReport 
 
 /// Stores each received entry unless the store holds the same or a newer version of its key.
 fn keep_newer(store: &Store, batch: &mut Vec<SharedEntry>, report: &mut ImportReport) {
+    // Another machine's clock stamped these: one running ahead must not make its entries
+    // look fresher than anything fetched here now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(u64::MAX);
+    for received in batch.iter_mut() {
+        received.response.fetched_at_ms = received.response.fetched_at_ms.min(now);
+    }
     let keys: Vec<&str> = batch.iter().map(|e| e.key.as_str()).collect();
     let local = store.get_many_blocking(&keys);
     for (received, local) in batch.drain(..).zip(local) {

@@ -108,14 +108,17 @@ impl<H: Clone + PartialEq> ClaimBoard<H> {
         }
     }
 
-    /// `who` gave up its claim on `signature` (a failure): the next claimer gets it.
-    pub fn abandon(&self, who: &H, signature: &str) {
+    /// `who` gave up its claim on `signature` (a failure): the next claimer gets it. Returns
+    /// whether `who` held it (nobody else can give it up).
+    pub fn abandon(&self, who: &H, signature: &str) -> bool {
         let mut slots = self.slots.lock().expect("claims lock");
         if let Some((_, Slot::Leased { holder, .. })) = slots.get(signature)
             && holder == who
         {
             slots.remove(signature);
+            return true;
         }
+        false
     }
 
     /// The issue for `signature` is `number` at `url` (from anyone: it exists on GitHub).
