@@ -142,9 +142,18 @@ async fn warm(keys: &Arc<Keys>) -> anyhow::Result<(f64, f64, f64, u64)> {
                     .iter()
                     .map(|&i| share::seal_entry(&keys, &scrubber, key_for(i), entry_for(i)))
                     .collect::<Result<_, _>>()?;
+                let cids: Vec<Vec<u8>> = sealed.iter().map(|s| s.cid.to_bytes()).collect();
                 let rows: Vec<_> = sealed
                     .iter()
-                    .map(|s| (s.cid.to_bytes(), 1, s.envelope.as_ref()))
+                    .zip(&cids)
+                    .zip(chunk)
+                    .map(|((s, cid), &i)| store::BlockRow {
+                        cid,
+                        stored_ms: 1,
+                        envelope: s.envelope.as_ref(),
+                        key_hint: sync::key_hint(&key_for(i)),
+                        version_ms: entry_for(i).fetched_at_ms,
+                    })
                     .collect();
                 disk.put_blocks(&rows)?;
             }

@@ -168,13 +168,20 @@ impl BlockSink for DiskBlocks {
     fn store(&self, blocks: Vec<Verified>) -> Result<u64, String> {
         let disk = self.store.disk().ok_or("no disk store")?;
         let at = now_ms();
-        let rows: Vec<(Vec<u8>, u64, &[u8])> = blocks
+        let cids: Vec<Vec<u8>> = blocks.iter().map(|b| b.cid.to_bytes()).collect();
+        let rows: Vec<store::BlockRow<'_>> = blocks
             .iter()
-            .map(|b| (b.cid.to_bytes(), at, b.envelope.as_ref()))
+            .zip(&cids)
+            .map(|(b, cid)| store::BlockRow {
+                cid,
+                stored_ms: at,
+                envelope: b.envelope.as_ref(),
+                key_hint: sync::key_hint(&b.entry.key),
+                version_ms: b.entry.response.fetched_at_ms,
+            })
             .collect();
-        // New or already held, every block is on disk once this commits (the sink's contract).
-        let held = rows.len() as u64;
-        disk.put_blocks(&rows).map_err(|e| e.to_string())?;
+        // Held: new, or already here; an older version of a key held newer is declined.
+        let held = disk.put_blocks(&rows).map_err(|e| e.to_string())?;
         let entries = blocks.into_iter().map(|b| b.entry).collect();
         share::store_received(&self.store, entries);
         self.store.flush_blocking();

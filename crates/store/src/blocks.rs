@@ -6,6 +6,9 @@
 //! not through the batching writer): a call returns only once the blocks are on disk, which is
 //! what a sync-node's acknowledgement promises.
 //!
+//! Only the newest envelope of each cache key is kept (`block_keys_v1`: key hint → version and
+//! CID), so the table is bounded by the number of keys, however often runners publish them.
+//!
 //! Value layout: `u64` big-endian unix milliseconds when stored, then the envelope.
 
 use crate::StoreError;
@@ -14,28 +17,62 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 
 pub(crate) const BLOCKS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("blocks_v1");
 
+/// The envelope kept for each key: key hint → version (the entry's fetch time, ms) and CID.
+pub(crate) const BLOCK_KEYS: TableDefinition<u64, &[u8]> = TableDefinition::new("block_keys_v1");
+
+/// One envelope to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockRow<'a> {
+    pub cid: &'a [u8],
+    /// When it was stored here (unix ms): what `blocks_since` filters on.
+    pub stored_ms: u64,
+    pub envelope: &'a [u8],
+    /// Which cache key it holds (a hash of it), and that entry's version (its fetch time):
+    /// only the newest envelope of a key is kept.
+    pub key_hint: u64,
+    pub version_ms: u64,
+}
+
 impl DiskTier {
-    /// Stores `(cid bytes, stored at ms, envelope)` durably; returns how many were new (a CID
-    /// already held keeps its first time and bytes: same CID, same bytes).
-    pub fn put_blocks(&self, blocks: &[(Vec<u8>, u64, &[u8])]) -> Result<u64, StoreError> {
+    /// Stores envelopes durably, one per key: a newer version of a key replaces the older
+    /// envelope, an older one is declined. Returns how many of `rows` are held after the commit
+    /// (new, or already held under the same CID).
+    pub fn put_blocks(&self, rows: &[BlockRow<'_>]) -> Result<u64, StoreError> {
         let txn = self.db().begin_write().map_err(disk_err)?;
-        let mut added = 0;
+        let mut held = 0;
         {
             let mut table = txn.open_table(BLOCKS).map_err(disk_err)?;
+            let mut keys = txn.open_table(BLOCK_KEYS).map_err(disk_err)?;
             let mut value = Vec::new();
-            for (cid, ms, envelope) in blocks {
-                if table.get(cid.as_slice()).map_err(disk_err)?.is_some() {
+            for row in rows {
+                if table.get(row.cid).map_err(disk_err)?.is_some() {
+                    held += 1;
                     continue;
                 }
+                let current = keys.get(row.key_hint).map_err(disk_err)?.map(|v| v.value().to_vec());
+                if let Some(current) = current {
+                    let version = current
+                        .get(..8)
+                        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                        .map(u64::from_be_bytes);
+                    if version.is_some_and(|v| v > row.version_ms) {
+                        continue;
+                    }
+                    table.remove(current.get(8..).unwrap_or_default()).map_err(disk_err)?;
+                }
                 value.clear();
-                value.extend_from_slice(&ms.to_be_bytes());
-                value.extend_from_slice(envelope);
-                table.insert(cid.as_slice(), value.as_slice()).map_err(disk_err)?;
-                added += 1;
+                value.extend_from_slice(&row.stored_ms.to_be_bytes());
+                value.extend_from_slice(row.envelope);
+                table.insert(row.cid, value.as_slice()).map_err(disk_err)?;
+                value.clear();
+                value.extend_from_slice(&row.version_ms.to_be_bytes());
+                value.extend_from_slice(row.cid);
+                keys.insert(row.key_hint, value.as_slice()).map_err(disk_err)?;
+                held += 1;
             }
         }
         txn.commit().map_err(disk_err)?;
-        Ok(added)
+        Ok(held)
     }
 
     /// Looks up envelopes by CID in one read transaction.
@@ -92,17 +129,27 @@ impl DiskTier {
 mod tests {
     use super::*;
 
+    fn row<'a>(cid: &'a [u8], stored_ms: u64, envelope: &'a [u8], key_hint: u64, version_ms: u64) -> BlockRow<'a> {
+        BlockRow {
+            cid,
+            stored_ms,
+            envelope,
+            key_hint,
+            version_ms,
+        }
+    }
+
     #[test]
     fn blocks_round_trip_survive_reopen_and_filter_by_time() {
         let dir = tempfile::tempdir().unwrap();
         {
             let disk = DiskTier::open(dir.path(), u64::MAX).unwrap();
-            let added = disk
-                .put_blocks(&[(b"a".to_vec(), 10, b"AAA"), (b"b".to_vec(), 20, b"BBB")])
+            let held = disk
+                .put_blocks(&[row(b"a", 10, b"AAA", 1, 100), row(b"b", 20, b"BBB", 2, 100)])
                 .unwrap();
-            assert_eq!(added, 2);
-            // Same CID again: kept once, first bytes win.
-            assert_eq!(disk.put_blocks(&[(b"a".to_vec(), 30, b"XXX")]).unwrap(), 0);
+            assert_eq!(held, 2);
+            // Same CID again: held once, first bytes win, and counted as held.
+            assert_eq!(disk.put_blocks(&[row(b"a", 30, b"XXX", 1, 100)]).unwrap(), 1);
         }
         let disk = DiskTier::open(dir.path(), u64::MAX).unwrap();
         assert_eq!(disk.block_count().unwrap(), 2);
@@ -113,6 +160,23 @@ mod tests {
         assert_eq!(disk.blocks_since(0).unwrap(), vec![b"a".to_vec(), b"b".to_vec()]);
         assert_eq!(disk.blocks_since(15).unwrap(), vec![b"b".to_vec()]);
         assert!(disk.blocks_since(21).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_the_newest_envelope_of_a_key_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = DiskTier::open(dir.path(), u64::MAX).unwrap();
+        disk.put_blocks(&[row(b"v1", 10, b"one", 7, 100)]).unwrap();
+        // A newer version of key 7 replaces it.
+        assert_eq!(disk.put_blocks(&[row(b"v2", 20, b"two", 7, 200)]).unwrap(), 1);
+        assert_eq!(
+            disk.get_blocks(&[b"v1", b"v2"]).unwrap(),
+            vec![None, Some(b"two".to_vec())]
+        );
+        // An older one arriving late is declined.
+        assert_eq!(disk.put_blocks(&[row(b"v0", 30, b"zero", 7, 50)]).unwrap(), 0);
+        assert_eq!(disk.block_count().unwrap(), 1);
+        assert_eq!(disk.blocks_since(0).unwrap(), vec![b"v2".to_vec()]);
     }
 
     #[test]

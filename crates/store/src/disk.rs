@@ -441,6 +441,9 @@ fn apply_batch(
                     txn.open_table(crate::blocks::BLOCKS)
                         .and_then(|mut b| b.retain(|_, _| false).map_err(Into::into))
                         .map_err(|x| e(&x))?;
+                    txn.open_table(crate::blocks::BLOCK_KEYS)
+                        .and_then(|mut b| b.retain(|_, _| false).map_err(Into::into))
+                        .map_err(|x| e(&x))?;
                     bytes = 0;
                 }
                 Op::Meta(key, value) => {

@@ -9,6 +9,7 @@ mod disk;
 mod memory;
 mod tiered;
 
+pub use blocks::BlockRow;
 pub use disk::{DB_FILE, DiskTier, OpenError};
 pub use memory::MemoryTier;
 pub use tiered::{Store, StoreStats};
