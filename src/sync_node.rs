@@ -36,6 +36,11 @@ pub struct SyncNodeArgs {
     scope: Option<String>,
     #[command(flatten)]
     peers: peering::PeerArgs,
+    /// Run a relay on this address (plain HTTP; put TLS in front for the internet) for peers
+    /// that cannot reach each other directly; the node uses it too unless --relay says
+    /// otherwise. Give runners `--relay http://ADDR` (the Action's `relay` input).
+    #[arg(long, value_name = "ADDR")]
+    relay_listen: Option<SocketAddr>,
 }
 
 /// How many snapshots the gateway keeps serving: a root handed out a moment ago (in a job
@@ -79,7 +84,28 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.gateway_listen))?;
     let gateway_addr = listener.local_addr()?;
-    let (node, blocks) = peering::sync_role::start(&args.peers, keys.clone(), store.clone(), &dir).await?;
+    let relay = match args.relay_listen {
+        Some(addr) => Some(start_relay(addr).await?),
+        None => None,
+    };
+    let mut peer_args = args.peers.clone();
+    if let Some((_, url)) = &relay
+        && peer_args.relay.is_none()
+        && std::env::var_os("GH_P2P_CACHE_RELAY").is_none()
+    {
+        peer_args.relay = Some(url.clone());
+    }
+    let (node, blocks) = peering::sync_role::start(&peer_args, keys.clone(), store.clone(), &dir).await?;
+    if relay.is_some() {
+        // The ticket should carry the relay, so runners that cannot reach this node directly
+        // find it there; the endpoint picks its home relay a moment after binding.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while node.addr().relay_urls().next().is_none() {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
     let router = ipfs::gateway_server::router(latest.clone()).merge(metrics_router(node.clone(), blocks.clone()));
     let cancel = tokio_util::sync::CancellationToken::new();
     let server = {
@@ -95,6 +121,9 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
         dir.display(),
         node.id()
     ));
+    if let Some((_, url)) = &relay {
+        say(&format!("relay={url}"));
+    }
     say(&format!("ticket={}", node.ticket()));
 
     let snapshots = dir.join("snapshots");
@@ -135,8 +164,24 @@ pub async fn run(args: SyncNodeArgs) -> anyhow::Result<()> {
     if let Ok(node) = Arc::try_unwrap(node) {
         node.shutdown().await;
     }
+    if let Some((server, _)) = relay
+        && let Err(e) = server.shutdown().await
+    {
+        tracing::warn!(error = %e, "the relay did not shut down cleanly");
+    }
     store.flush().await;
     Ok(())
+}
+
+/// An iroh relay (plain HTTP) on `addr`; returns it with its URL.
+async fn start_relay(addr: SocketAddr) -> anyhow::Result<(iroh_relay::server::Server, String)> {
+    let mut config = iroh_relay::server::ServerConfig::default();
+    config.relay = Some(iroh_relay::server::RelayConfig::new(addr));
+    let server = iroh_relay::server::Server::spawn(config)
+        .await
+        .with_context(|| format!("cannot run a relay on {addr}"))?;
+    let bound = server.http_addr().context("the relay has no HTTP address")?;
+    Ok((server, format!("http://{bound}")))
 }
 
 /// `GET /metrics`: the node's peer counters and what it holds, as Prometheus text.

@@ -35,9 +35,15 @@ impl SyncNode {
     }
 
     async fn start_at(dir: &Path, bind: &str) -> SyncNode {
+        Self::start_with(dir, bind, &["--relay", "disabled"]).await.0
+    }
+
+    /// With other relay flags; also returns the node's relay URL when it runs one.
+    async fn start_with(dir: &Path, bind: &str, relay_flags: &[&str]) -> (SyncNode, Option<String>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gh-p2p-cache"))
             .args(["sync-node", "--gateway-listen", "127.0.0.1:0", "--snapshot-every", "1h"])
-            .args(["--relay", "disabled", "--peer-bind", bind])
+            .args(relay_flags)
+            .args(["--peer-bind", bind])
             .arg("--cache-dir")
             .arg(dir)
             .env("GH_P2P_CACHE_SECRET", SECRET)
@@ -49,24 +55,29 @@ impl SyncNode {
             .spawn()
             .expect("spawn the sync-node");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut relay = None;
         let ticket = loop {
             let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
                 .await
                 .expect("the sync-node prints its ticket within 60 s")
                 .unwrap()
                 .expect("the sync-node printed its ticket before exiting");
+            if let Some(url) = line.strip_prefix("relay=") {
+                relay = Some(url.trim().to_owned());
+            }
             if let Some(t) = line.strip_prefix("ticket=") {
                 break t.trim().to_owned();
             }
         };
         // Keep draining stdout so the node never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        SyncNode {
+        let node = SyncNode {
             child,
             ticket,
             dir: dir.to_owned(),
             bind: bind.to_owned(),
-        }
+        };
+        (node, relay)
     }
 
     /// SIGKILL: no chance to flush anything it had not already made durable.
@@ -334,4 +345,65 @@ async fn with_peers_and_relays_unreachable_the_daemon_starts_and_serves_in_its_n
     .await;
     assert!(stats["warm"][0]["error"].is_string(), "{stats:#}");
     d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_that_knows_the_sync_node_only_through_its_relay_reaches_it() {
+    let sim = sim().await;
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (node, relay) =
+        SyncNode::start_with(dirs[0].path(), &free_udp_port(), &["--relay-listen", "127.0.0.1:0"]).await;
+    let relay = relay.expect("the sync-node printed relay=");
+    let a = runner(&sim, dirs[1].path(), &node.ticket, SECRET).await;
+    assert_eq!(get(&a, TOKEN_ALICE, ISSUE).await.0, "MISS");
+    let finished = control(&a, "POST", "/_cache/finish").await;
+    assert!(
+        finished["published"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["place"] == "peers" && p["error"].is_null()),
+        "{finished:#}"
+    );
+    a.stop().await;
+
+    // A ticket with no address but the relay: the runner can only get there through it.
+    let addr = sync::parse_ticket(&node.ticket).unwrap();
+    assert_eq!(
+        addr.relay_urls().map(|u| u.to_string()).collect::<Vec<_>>(),
+        vec![format!("{relay}/")],
+        "the printed ticket carries the node's relay"
+    );
+    let relay_only = iroh::EndpointAddr::new(addr.id).with_relay_url(relay.parse().unwrap());
+    assert_eq!(relay_only.ip_addrs().count(), 0);
+    let ticket = iroh_tickets::endpoint::EndpointTicket::new(relay_only).to_string();
+    let flags = [
+        "--peer",
+        ticket.as_str(),
+        "--relay",
+        relay.as_str(),
+        "--peer-bind",
+        "127.0.0.1:0",
+        "--policy",
+        "trust",
+    ];
+    let b = Daemon::start_with(
+        &sim.base_url,
+        dirs[2].path(),
+        &flags,
+        &[("GH_P2P_CACHE_SECRET", SECRET), ("GH_P2P_CACHE_SCOPE", SCOPE)],
+    )
+    .await;
+    let stats = wait_for(&b, "/_cache/stats", "B warmed through the relay", |v| {
+        v["warm"].as_array().is_some_and(|w| !w.is_empty())
+    })
+    .await;
+    let warm = &stats["warm"][0];
+    assert!(warm["error"].is_null(), "{warm:#}");
+    assert_eq!(warm["entries"], 1, "{warm:#}");
+    let upstream = sim.stats().count(ISSUE_ROUTE);
+    assert_eq!(get(&b, TOKEN_BOB, ISSUE).await, ("PEER".into(), 200));
+    assert_eq!(sim.stats().count(ISSUE_ROUTE), upstream);
+    b.stop().await;
+    drop(node);
 }
