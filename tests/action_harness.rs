@@ -26,7 +26,13 @@ impl Job {
         std::fs::create_dir_all(dir.join("temp")).unwrap();
         std::fs::create_dir_all(dir.join("home")).unwrap();
         let mut env = HashMap::new();
-        for f in ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_ENV", "GITHUB_STEP_SUMMARY"] {
+        for f in [
+            "GITHUB_OUTPUT",
+            "GITHUB_STATE",
+            "GITHUB_ENV",
+            "GITHUB_STEP_SUMMARY",
+            "GITHUB_PATH",
+        ] {
             let p = dir.join(f);
             std::fs::write(&p, "").unwrap();
             env.insert(f.to_owned(), p.display().to_string());
@@ -154,6 +160,13 @@ async fn main_and_post_on_a_fake_runner_then_a_second_run_restores_the_snapshot(
     );
     let outputs: HashMap<_, _> = j.file("GITHUB_OUTPUT").into_iter().collect();
     assert_eq!(outputs["socket"], socket.display().to_string());
+    // Later steps find the binary on PATH (for `gh-p2p-cache report-error`).
+    let path_dirs = std::fs::read_to_string(j.dir.join("GITHUB_PATH")).unwrap();
+    let on_path = path_dirs.lines().next().expect("a directory was put on PATH");
+    assert!(
+        std::path::Path::new(on_path).join("gh-p2p-cache").exists(),
+        "{on_path} holds the binary"
+    );
     assert!(outputs["url"].starts_with("http://127.0.0.1:"));
 
     let first = gh(&later, TOKEN_ALICE, &["api", "repos/octo/hello"]);

@@ -95,6 +95,15 @@ impl Runner {
         self.append_kv("GITHUB_ENV", name, value)
     }
 
+    /// Puts `dir` on later steps' `PATH` (`GITHUB_PATH`).
+    pub fn add_path(&self, dir: &std::path::Path) -> Result<(), RunnerError> {
+        let text = dir.display().to_string();
+        if text.contains('\n') || text.contains('\r') {
+            return Err(RunnerError::Protected(text));
+        }
+        append(&self.file("GITHUB_PATH")?, format!("{text}\n").as_bytes())
+    }
+
     /// Appends Markdown to the job summary, refusing to push the file past 1 MiB.
     pub fn append_summary(&self, markdown: &str) -> Result<(), RunnerError> {
         let path = self.file("GITHUB_STEP_SUMMARY")?;
@@ -247,7 +256,13 @@ mod tests {
 
     fn runner(dir: &std::path::Path, extra: &[(&str, &str)]) -> (Runner, Captured) {
         let mut env: HashMap<String, String> = HashMap::new();
-        for f in ["GITHUB_OUTPUT", "GITHUB_STATE", "GITHUB_ENV", "GITHUB_STEP_SUMMARY"] {
+        for f in [
+            "GITHUB_OUTPUT",
+            "GITHUB_STATE",
+            "GITHUB_ENV",
+            "GITHUB_STEP_SUMMARY",
+            "GITHUB_PATH",
+        ] {
             env.insert(f.into(), dir.join(f).display().to_string());
         }
         for (k, v) in extra {
@@ -255,6 +270,19 @@ mod tests {
         }
         let out = Captured::default();
         (Runner::new(env, Box::new(out.clone())), out)
+    }
+
+    #[test]
+    fn add_path_appends_a_line_and_refuses_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, _) = runner(dir.path(), &[]);
+        r.add_path(std::path::Path::new("/opt/ghp2p/bin")).unwrap();
+        r.add_path(std::path::Path::new("/x")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("GITHUB_PATH")).unwrap(),
+            "/opt/ghp2p/bin\n/x\n"
+        );
+        assert!(r.add_path(std::path::Path::new("/a\nPATH=/evil")).is_err());
     }
 
     #[test]

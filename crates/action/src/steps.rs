@@ -109,6 +109,12 @@ async fn main(runner: &Runner, exe: &Path) -> Result<(), String> {
         .export_var("GH_CONFIG_DIR", &gh_dir.display().to_string())
         .map_err(io)?;
     runner.export_var("GH_P2P_CACHE_SOCKET", &socket).map_err(io)?;
+    // Later steps can run `gh-p2p-cache report-error` (and the other verbs).
+    if let Some(dir) = exe.parent()
+        && let Err(e) = runner.add_path(dir)
+    {
+        runner.warning(&format!("gh-p2p-cache: the binary was not put on PATH: {e}"));
+    }
     runner.export_var("GH_P2P_CACHE_URL", &started.url).map_err(io)?;
     runner.set_output("socket", &socket).map_err(io)?;
     runner.set_output("url", &started.url).map_err(io)?;
