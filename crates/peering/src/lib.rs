@@ -159,6 +159,8 @@ struct Counters {
 
 /// Largest number of key hints remembered from announcements.
 const MAX_HINTS: usize = 500_000;
+/// Snapshot roots remembered from peers.
+const MAX_ROOTS: usize = 16;
 /// Announced batches fetched at once in the background.
 const PREFETCH_CONCURRENCY: usize = 4;
 /// How long a new answer's announcement waits for the link's first gossip neighbour.
@@ -179,6 +181,11 @@ pub struct Link {
     keys: Arc<Keys>,
     /// Whether the first announcement already waited for a gossip neighbour.
     joined_once: std::sync::atomic::AtomicBool,
+    /// Snapshot roots peers published to IPFS (origin, root), newest last, at most
+    /// [`MAX_ROOTS`].
+    roots: Mutex<std::collections::VecDeque<(iroh::EndpointId, Cid)>>,
+    /// Roots of snapshots this daemon published, to announce.
+    roots_out: mpsc::UnboundedSender<Cid>,
     to_seal: mpsc::Sender<(String, Arc<StoredResponse>)>,
     counters: Counters,
     publish_deadline: Duration,
@@ -196,6 +203,7 @@ impl Link {
         let (config, bootstrap) = args.config(keys.clone(), blocks.clone())?;
         let node = PeerNode::bind(config).await.context("cannot start the peer endpoint")?;
         let (to_seal, sealing) = mpsc::channel(SEAL_QUEUE);
+        let (roots_out, mut roots_in) = mpsc::unbounded_channel::<Cid>();
         let link = Arc::new(Link {
             node,
             store,
@@ -205,12 +213,23 @@ impl Link {
             unpublished: Mutex::new(Vec::new()),
             keys: keys.clone(),
             joined_once: std::sync::atomic::AtomicBool::new(false),
+            roots: Mutex::new(std::collections::VecDeque::new()),
+            roots_out,
             to_seal,
             counters: Counters::default(),
             publish_deadline,
         });
         tokio::spawn(seal_and_announce(Arc::downgrade(&link), keys, sealing));
         tokio::spawn(follow_announcements(Arc::downgrade(&link)));
+        let weak = Arc::downgrade(&link);
+        tokio::spawn(async move {
+            while let Some(root) = roots_in.recv().await {
+                let Some(link) = weak.upgrade() else { return };
+                if let Err(e) = link.announce_root(root).await {
+                    tracing::debug!(error = %e, "announcing a snapshot root failed");
+                }
+            }
+        });
         tracing::info!(id = %link.node.id(), peers = bootstrap.len(), "peer endpoint up");
         Ok(link)
     }
@@ -328,6 +347,20 @@ impl Link {
         Ok(lines.join("; "))
     }
 
+    /// Snapshot roots peers announced (they published them to IPFS), newest last.
+    pub fn announced_roots(&self) -> Vec<(iroh::EndpointId, Cid)> {
+        self.roots.lock().expect("roots lock").iter().copied().collect()
+    }
+
+    /// Tells the peers that a snapshot of this cache is on IPFS under `root`.
+    pub async fn announce_root(&self, root: Cid) -> Result<(), sync::SyncError> {
+        let item = Announced {
+            cid: root,
+            hint: sync::SNAPSHOT_ROOT_HINT,
+        };
+        self.node.announce(&[item]).await.map(drop)
+    }
+
     /// Asks the first sync-node that answers; `None` when there is none or none answers.
     pub async fn claim(&self, key: &str, op: sync::ClaimOp<'_>) -> Option<sync::ClaimAnswer> {
         for peer in &self.sync_nodes {
@@ -435,6 +468,16 @@ impl proxy::Peers for Link {
         })
     }
 
+    fn published_root(&self, root: &str) {
+        match root.parse::<Cid>() {
+            Ok(cid) => {
+                // Announced by a background task: this must not block the finish hooks.
+                let _ = self.roots_out.send(cid);
+            }
+            Err(_) => tracing::warn!(root, "not announcing a root that is not a CID"),
+        }
+    }
+
     fn describe(&self) -> serde_json::Value {
         let c = |a: &AtomicU64| a.load(Relaxed);
         let s = self.node.stats();
@@ -444,6 +487,7 @@ impl proxy::Peers for Link {
             "ticket": self.node.ticket(),
             "sync_nodes": self.sync_nodes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "peers": self.node.peers(),
+            "ipfs_roots": self.announced_roots().iter().map(|(o, r)| serde_json::json!({"from": o.to_string(), "root": r.to_string()})).collect::<Vec<_>>(),
             "neighbors": self.node.neighbor_count(),
             "blocks_held": self.blocks.len(),
             "sealed": c(&self.counters.sealed),
@@ -544,10 +588,23 @@ async fn follow_announcements(link: std::sync::Weak<Link>) {
             Err(_) => return,
         };
         let Some(link) = link.upgrade() else { return };
-        // Hints first, at once: a miss can use them while the fetches below run.
-        link.remember(announcement.origin, &announcement.items);
-        let wanted: Vec<Cid> = announcement
+        // Snapshot roots are noted, never fetched as envelopes.
+        let (roots, items): (Vec<Announced>, Vec<Announced>) = announcement
             .items
+            .iter()
+            .partition(|i| i.hint == sync::SNAPSHOT_ROOT_HINT);
+        if !roots.is_empty() {
+            let mut known = link.roots.lock().expect("roots lock");
+            for r in roots {
+                known.push_back((announcement.origin, r.cid));
+                if known.len() > MAX_ROOTS {
+                    known.pop_front();
+                }
+            }
+        }
+        // Hints first, at once: a miss can use them while the fetches below run.
+        link.remember(announcement.origin, &items);
+        let wanted: Vec<Cid> = items
             .iter()
             .map(|i| i.cid)
             .filter(|c| !link.blocks.contains(c))

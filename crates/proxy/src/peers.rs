@@ -21,6 +21,9 @@ pub trait Peers: Send + Sync + 'static {
     fn lookup<'a>(&'a self, key: &'a str) -> PeerLookup<'a>;
     /// What `GET /_cache/peers` shows.
     fn describe(&self) -> serde_json::Value;
+    /// A snapshot of this cache was published to IPFS under `root` (at `/_cache/finish`): tell
+    /// the peers. Must not block.
+    fn published_root(&self, _root: &str) {}
 }
 
 /// Where warm start found entries, for the stats (`warm`).

@@ -176,11 +176,18 @@ impl State {
         let hooks = self.finish_hooks.lock().expect("finish hooks lock").clone();
         for hook in hooks {
             let published = match hook(self.store.clone()).await {
-                Ok((place, label)) => crate::stats::Published {
-                    place,
-                    label,
-                    error: None,
-                },
+                Ok((place, label)) => {
+                    if place == "IPFS"
+                        && let Some(peers) = self.peers.get()
+                    {
+                        peers.published_root(&label);
+                    }
+                    crate::stats::Published {
+                        place,
+                        label,
+                        error: None,
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "publishing at finish failed");
                     crate::stats::Published {

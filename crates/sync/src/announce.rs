@@ -39,11 +39,16 @@ pub struct Announced {
     pub hint: u64,
 }
 
-/// The hint for a cache key: the first 8 bytes of SHA-256 of its text, big-endian.
+/// The hint for a cache key: the first 8 bytes of SHA-256 of its text, big-endian (never
+/// [`SNAPSHOT_ROOT_HINT`]).
 pub fn key_hint(key: &str) -> u64 {
     let digest = Sha256::digest(key.as_bytes());
-    u64::from_be_bytes(digest[..8].try_into().expect("8 of 32 bytes"))
+    u64::from_be_bytes(digest[..8].try_into().expect("8 of 32 bytes")).min(SNAPSHOT_ROOT_HINT - 1)
 }
+
+/// The hint of an announced snapshot root (a CAR manifest published to IPFS), not an entry:
+/// receivers note it and never fetch it as an envelope.
+pub const SNAPSHOT_ROOT_HINT: u64 = u64::MAX;
 
 /// An authenticated announcement: `origin` says it holds `items`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,7 +39,7 @@ pub mod snapshot;
 pub mod source;
 mod stats;
 
-pub use announce::{Announced, Announcement, MAX_ANNOUNCE_BYTES, key_hint};
+pub use announce::{Announced, Announcement, MAX_ANNOUNCE_BYTES, SNAPSHOT_ROOT_HINT, key_hint};
 pub use claim::{ClaimAnswer, ClaimBoard, ClaimOp};
 pub use discovery::RelayChoice;
 pub use error::SyncError;
