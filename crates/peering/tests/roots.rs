@@ -10,14 +10,28 @@ use store::Store;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_published_root_reaches_the_peers_as_a_root_not_an_entry() {
-    let keys = Arc::new(Keys::derive_with_iterations(&Secret::from_text("fleet").unwrap(), "octo/hello", 1));
+    let keys = Arc::new(Keys::derive_with_iterations(
+        &Secret::from_text("fleet").unwrap(),
+        "octo/hello",
+        1,
+    ));
     let store = || Arc::new(Store::memory_only(1 << 24));
-    let b = Link::start(&PeerArgs::loopback(Vec::new()), keys.clone(), store(), Duration::from_secs(5))
-        .await
-        .unwrap();
-    let a = Link::start(&PeerArgs::loopback(vec![b.node().ticket()]), keys, store(), Duration::from_secs(5))
-        .await
-        .unwrap();
+    let b = Link::start(
+        &PeerArgs::loopback(Vec::new()),
+        keys.clone(),
+        store(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let a = Link::start(
+        &PeerArgs::loopback(vec![b.node().ticket()]),
+        keys,
+        store(),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     tokio::time::timeout(Duration::from_secs(10), async {
         a.node().wait_for_neighbors(1).await;
         b.node().wait_for_neighbors(1).await;
