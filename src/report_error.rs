@@ -71,10 +71,7 @@ async fn report(args: ReportErrorArgs) -> Result<String, (u8, String)> {
         (_, Some(url)) => Route::Url(url.clone()),
         (None, None) => Route::from_env(),
     };
-    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|t| !t.trim().is_empty()))
-        .ok_or_else(|| usage("no token: set GITHUB_TOKEN or GH_TOKEN".into()))?;
+    let token = client::token_from_env().ok_or_else(|| usage("no token: set GITHUB_TOKEN or GH_TOKEN".into()))?;
     let gh = Client::builder()
         .route(route)
         .token(token)

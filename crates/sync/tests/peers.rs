@@ -354,7 +354,7 @@ async fn a_snapshot_can_be_handed_over_in_batches_as_it_arrives() {
         let secret = keys("fleet secret");
         let lookup = MemoryLookup::new();
         let n = sync::snapshot::BATCH * 2 + 7;
-        let (source, sealed) = filled(&secret, n);
+        let (source, _) = filled(&secret, n);
         let a = node(secret.clone(), source, &lookup, &[]).await;
         let b = node(secret.clone(), Arc::new(MemorySource::new()), &lookup, &[]).await;
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
@@ -368,7 +368,6 @@ async fn a_snapshot_can_be_handed_over_in_batches_as_it_arrives() {
         assert_eq!(sizes, vec![sync::snapshot::BATCH, sync::snapshot::BATCH, 7]);
         assert_eq!(outcome.received, n as u64);
         assert!(outcome.blocks.is_empty(), "all handed over");
-        assert_eq!(sealed.len(), n);
     })
     .await
     .expect("test timed out");
